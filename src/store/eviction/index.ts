@@ -1,0 +1,9 @@
+export {
+  createEvictionPolicy,
+  EVICTION_POLICY_NAMES,
+  type EvictionObjectState,
+  type EvictionPolicy,
+  type EvictionPolicyName,
+  isEvictionPolicyName,
+  migratePolicy,
+} from "./policy.ts";
