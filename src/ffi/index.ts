@@ -1,0 +1,37 @@
+/** The FFI layer: the only code in bun-plasma that touches pointers and libc. */
+
+export { dupFd } from "./fd.ts";
+export { type ReceivedMessage, recvFd, sendBytes, sendFd, TimeoutError } from "./fdpass.ts";
+export { describeErrno, ERRNO, type ErrnoName, errno, errnoName, SystemError } from "./libc.ts";
+export {
+  type ArenaBacking,
+  type ArenaFile,
+  type CreateArenaOptions,
+  closeFd,
+  createArenaFile,
+  type FilesystemSpace,
+  filesystemFreeBytes,
+  HUGE_PAGE_SIZE,
+  HUGETLBFS_MAGIC,
+  hugePagePool,
+  MAX_VIEW_BYTES,
+  type MapOptions,
+  mapShared,
+  prefault,
+  reserveArenaFile,
+  residentBytes,
+  SYSTEM_PAGE_SIZE,
+  TMPFS_MAGIC,
+  unmap,
+  viewOf,
+} from "./memory.ts";
+export {
+  connectUnix,
+  isSocketListening,
+  MAX_UNIX_PATH_BYTES,
+  type PeerCredentials,
+  peerCredentials,
+  processIdentity,
+  setNonBlocking,
+  socketPair,
+} from "./socket.ts";
