@@ -1,0 +1,456 @@
+import { type Logger, silentLogger } from "../log.ts";
+import type { ByteReader } from "../protocol/bytes.ts";
+import { ObjectNotFoundError, type PlasmaConnectionError } from "../protocol/errors.ts";
+import { MAX_INLINE_DATA_BYTES, MAX_TIMEOUT_MS } from "../protocol/limits.ts";
+import {
+  decodeCreateReply,
+  decodeDebugString,
+  decodeGetMetadataReply,
+  decodeGetReply,
+  decodeListReply,
+  decodeNotifications,
+  decodeStoreInfoReply,
+  encodeCreate,
+  encodeCreateAndSeal,
+  encodeEmptyRequest,
+  encodeGet,
+  encodeIdList,
+  encodeIdRequest,
+  encodeRelease,
+  encodeU64,
+  MessageType,
+  type ObjectLocation,
+  type ObjectState,
+  type StoreInfoWire,
+} from "../protocol/messages.ts";
+import { ObjectID } from "../protocol/object-id.ts";
+import { ClientArena } from "./arena.ts";
+import { Connection } from "./connection.ts";
+import { type Holding, ReferenceTable } from "./references.ts";
+import { Subscription } from "./subscription.ts";
+import { decodeValue, encodeValue, ObjectNotAvailable } from "./values.ts";
+
+export interface ConnectOptions {
+  /** Further attempts when the store is not reachable yet (default 0: fail at once). */
+  retries?: number;
+  /** Pause between attempts (default 100 ms). */
+  retryDelayMs?: number;
+  /** Fault the whole arena mapping in at connect (MAP_POPULATE): first writes then run at memcpy speed. */
+  populate?: boolean;
+  /** A pino logger for the client's own warnings; default: silent. */
+  logger?: Logger;
+}
+
+export interface GetOptions {
+  /** Milliseconds to wait for objects not sealed yet: -1 (or Infinity) forever, the default; 0 no wait. */
+  timeoutMs?: number;
+}
+
+export interface BufferWithMetadata {
+  data: Uint8Array;
+  metadata: Uint8Array;
+}
+
+export interface CreateOptions {
+  /** Wait this long for memory others hold to be released instead of failing at once (-1 forever). */
+  waitMs?: number;
+}
+
+export interface ObjectInfo {
+  id: ObjectID;
+  dataSize: number;
+  metadataSize: number;
+  refCount: number;
+  /** Ms since the epoch, like Date.now(). */
+  createTime: number;
+  /** Ms from create to seal; -1 while unsealed. */
+  constructDurationMs: number;
+  state: ObjectState;
+}
+
+export interface ObjectNotification {
+  id: ObjectID;
+  dataSize: number;
+  metadataSize: number;
+  deleted: boolean;
+}
+
+export type StoreInfo = StoreInfoWire;
+
+const EMPTY = new Uint8Array(0);
+
+/** Connects to a plasma_store listening on `socketPath` (default /tmp/plasma). */
+export async function connect(
+  socketPath = "/tmp/plasma",
+  options: ConnectOptions = {},
+): Promise<PlasmaClient> {
+  const retries = options.retries ?? 0;
+  const retryDelayMs = options.retryDelayMs ?? 100;
+  const log = options.logger ?? silentLogger;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const connection = await Connection.open(socketPath, log);
+      return new PlasmaClient(connection, options);
+    } catch (error) {
+      const retryable = (error as { code?: string }).code === "CONNECTION_ERROR";
+      if (!retryable || attempt >= retries) throw error;
+      await Bun.sleep(retryDelayMs);
+    }
+  }
+}
+
+/**
+ * A connection to a plasma_store. Every method is async (one round trip, pipelined with others) unless
+ * said otherwise. Buffers are zero-copy views on shared memory; see `getBuffers` for their lifetime.
+ */
+export class PlasmaClient {
+  readonly socketPath: string;
+  readonly #connection: Connection;
+  readonly #arena: ClientArena;
+  readonly #references: ReferenceTable;
+  readonly #subscriptions = new Set<Subscription>();
+  #disconnected = false;
+
+  /** @internal use connect() */
+  constructor(connection: Connection, options: ConnectOptions) {
+    this.#connection = connection;
+    this.socketPath = connection.socketPath;
+    this.#arena = new ClientArena(connection.arenaFd, connection.welcome.arenaBytes, {
+      populate: options.populate,
+    });
+    this.#references = new ReferenceTable((holding) => this.#giveBack(holding));
+    connection.onClose((error) => this.#closed(error));
+  }
+
+  /** The store's capacity in bytes (what plasma_store -m was given). Synchronous. */
+  get capacityBytes(): number {
+    return this.#connection.welcome.capacityBytes;
+  }
+
+  /** The store-assigned id of this client. */
+  get clientId(): number {
+    return this.#connection.welcome.clientId;
+  }
+
+  // ------------------------------------------------------------------ create / seal / abort
+
+  /**
+   * Creates an unsealed object of `dataSize` bytes (plus `metadata`) and returns a writable view of its
+   * data in shared memory. Write it, then `seal` (or `abort`). Throws ObjectExistsError, StoreFullError,
+   * and RangeError for objects larger than one view can map (4 GiB).
+   */
+  async create(
+    id: ObjectID,
+    dataSize: number,
+    metadata: Uint8Array = EMPTY,
+    options: CreateOptions = {},
+  ): Promise<Uint8Array> {
+    checkSize(dataSize, "dataSize");
+    this.#arenaCanView(dataSize + metadata.length);
+    const idBytes = id.bytes;
+    const reply = await this.#connection.request(MessageType.Create, (out, requestId) =>
+      encodeCreate(out, requestId, {
+        id: idBytes,
+        dataSize,
+        metadata,
+        waitMs: timeoutArg(options.waitMs ?? 0, "waitMs"),
+      }),
+    );
+    const location = decodeCreateReply(reply);
+    const buffer = this.#arena.writableView(location.offset, location.dataSize);
+    this.#references.created(id.key, idBytes, location, buffer);
+    return new Uint8Array(buffer);
+  }
+
+  /** Seals an object this client created: it becomes immutable and visible to every client. */
+  async seal(id: ObjectID): Promise<void> {
+    const idBytes = id.bytes;
+    await this.#connection.request(MessageType.Seal, (out, requestId) =>
+      encodeIdRequest(out, MessageType.Seal, requestId, idBytes),
+    );
+    this.#references.sealed(id.key);
+  }
+
+  /** Drops an unsealed object this client created; the id can be created again. */
+  async abort(id: ObjectID): Promise<void> {
+    const idBytes = id.bytes;
+    await this.#connection.request(MessageType.Abort, (out, requestId) =>
+      encodeIdRequest(out, MessageType.Abort, requestId, idBytes),
+    );
+    this.#references.aborted(id.key);
+  }
+
+  /** Creates and seals an object holding a copy of `data`, in one round trip; holds no reference after. */
+  async createAndSeal(id: ObjectID, data: Uint8Array, metadata: Uint8Array = EMPTY): Promise<void> {
+    if (data.length + metadata.length > MAX_INLINE_DATA_BYTES) {
+      const buffer = await this.create(id, data.length, metadata);
+      buffer.set(data);
+      await this.seal(id);
+      this.release(id);
+      return;
+    }
+    const idBytes = id.bytes;
+    await this.#connection.request(MessageType.CreateAndSeal, (out, requestId) =>
+      encodeCreateAndSeal(out, requestId, { id: idBytes, metadata, data }),
+    );
+  }
+
+  // ------------------------------------------------------------------ get / release
+
+  /**
+   * Waits for the objects to be sealed (up to timeoutMs) and returns a zero-copy, read-only view of each
+   * one's data, or null where it did not appear in time. Each buffer holds one reference to its object,
+   * tied to its ArrayBuffer: it ends at `release(id)` or when that ArrayBuffer is garbage-collected. Do not
+   * use a buffer after releasing it: the memory may be reused. Never write into it.
+   */
+  getBuffers(
+    ids: readonly ObjectID[],
+    options?: GetOptions & { withMeta?: false },
+  ): Promise<(Uint8Array | null)[]>;
+  getBuffers(
+    ids: readonly ObjectID[],
+    options: GetOptions & { withMeta: true },
+  ): Promise<(BufferWithMetadata | null)[]>;
+  async getBuffers(
+    ids: readonly ObjectID[],
+    options: GetOptions & { withMeta?: boolean } = {},
+  ): Promise<(Uint8Array | BufferWithMetadata | null)[]> {
+    const timeoutMs = timeoutArg(options.timeoutMs ?? -1, "timeoutMs");
+    const withMeta = options.withMeta === true;
+    const results: (Uint8Array | BufferWithMetadata | null)[] = new Array(ids.length).fill(null);
+    const missing: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const holding = this.#references.heldSealed((ids[i] as ObjectID).key);
+      if (holding !== undefined) results[i] = this.#buffer(holding, withMeta);
+      else missing.push(i);
+    }
+    if (missing.length === 0) return results;
+    const missingIds = missing.map((i) => (ids[i] as ObjectID).bytes);
+    const reply = await this.#connection.request(MessageType.Get, (out, requestId) =>
+      encodeGet(out, MessageType.Get, requestId, missingIds, timeoutMs),
+    );
+    const entries = decodeGetReply(reply, missing.length);
+    for (let j = 0; j < missing.length; j++) {
+      const entry = entries[j];
+      if (entry === null || entry === undefined) continue;
+      const index = missing[j] as number;
+      const id = ids[index] as ObjectID;
+      const holding = this.#references.granted(id.key, id.bytes, entry);
+      results[index] = this.#buffer(holding, withMeta);
+    }
+    return results;
+  }
+
+  /** Copies of the objects' metadata (null where absent after timeoutMs); takes no reference. */
+  async getMetadata(ids: readonly ObjectID[], options: GetOptions = {}): Promise<(Uint8Array | null)[]> {
+    const timeoutMs = timeoutArg(options.timeoutMs ?? -1, "timeoutMs");
+    const idBytes = ids.map((id) => id.bytes);
+    const reply = await this.#connection.request(MessageType.GetMetadata, (out, requestId) =>
+      encodeGet(out, MessageType.GetMetadata, requestId, idBytes, timeoutMs),
+    );
+    return decodeGetMetadataReply(reply, ids.length, this.#connection.welcome.maxMetadataBytes);
+  }
+
+  /**
+   * Ends one outstanding reference of this client to the object (the oldest buffer's). Throws
+   * ObjectNotFoundError when this client holds none. Resolves once the request is queued.
+   */
+  async release(id: ObjectID): Promise<void> {
+    if (!this.#references.releaseOne(id.key)) {
+      throw new ObjectNotFoundError(`This client holds no reference to ${id}; nothing to release.`);
+    }
+  }
+
+  // ------------------------------------------------------------------ queries
+
+  /** True when the object is in the store and sealed. */
+  async contains(id: ObjectID): Promise<boolean> {
+    const idBytes = id.bytes;
+    const reply = await this.#connection.request(MessageType.Contains, (out, requestId) =>
+      encodeIdRequest(out, MessageType.Contains, requestId, idBytes),
+    );
+    return reply.u8("contains") === 1;
+  }
+
+  /**
+   * Deletes objects: sealed ones nobody uses go now, the rest when their last reference is released.
+   * Unknown ids are ignored. Returns how many were deleted at once.
+   */
+  async delete(idOrIds: ObjectID | readonly ObjectID[]): Promise<number> {
+    const ids = Array.isArray(idOrIds) ? (idOrIds as readonly ObjectID[]) : [idOrIds as ObjectID];
+    const idBytes = ids.map((id) => id.bytes);
+    const reply = await this.#connection.request(MessageType.Delete, (out, requestId) =>
+      encodeIdList(out, MessageType.Delete, requestId, idBytes),
+    );
+    return reply.u64("deleted");
+  }
+
+  /** Evicts sealed, unused objects in policy order until at least `bytes` are freed; returns bytes freed. */
+  async evict(bytes: number): Promise<number> {
+    checkSize(bytes, "bytes");
+    const reply = await this.#connection.request(MessageType.Evict, (out, requestId) =>
+      encodeU64(out, MessageType.Evict, 0, requestId, bytes),
+    );
+    return reply.u64("freed");
+  }
+
+  /** XXH64 of the object's data then metadata, as 8 bytes (big-endian), computed by the store on demand. */
+  async hash(id: ObjectID): Promise<Uint8Array> {
+    const idBytes = id.bytes;
+    const reply = await this.#connection.request(MessageType.Hash, (out, requestId) =>
+      encodeIdRequest(out, MessageType.Hash, requestId, idBytes),
+    );
+    return reply.blob(8, "hash").slice();
+  }
+
+  /** Every object in the store. */
+  async list(): Promise<ObjectInfo[]> {
+    const reply = await this.#connection.request(MessageType.List, (out, requestId) =>
+      encodeEmptyRequest(out, MessageType.List, requestId),
+    );
+    return decodeListReply(reply).map((o) => ({ ...o, id: new ObjectID(o.id) }));
+  }
+
+  /** The store's capacity in bytes. */
+  async storeCapacity(): Promise<number> {
+    return (await this.storeInfo()).capacityBytes;
+  }
+
+  /** Capacity, used bytes, object and client counts. */
+  async storeInfo(): Promise<StoreInfo> {
+    const reply = await this.#connection.request(MessageType.StoreInfo, (out, requestId) =>
+      encodeEmptyRequest(out, MessageType.StoreInfo, requestId),
+    );
+    return decodeStoreInfoReply(reply);
+  }
+
+  /** A human-readable summary of the store. */
+  async debugString(): Promise<string> {
+    const reply = await this.#connection.request(MessageType.DebugString, (out, requestId) =>
+      encodeEmptyRequest(out, MessageType.DebugString, requestId),
+    );
+    return decodeDebugString(reply);
+  }
+
+  /**
+   * Notifications of sealed objects (those already sealed first, in seal order) and of deletions and
+   * evictions (`deleted: true`), in order. Resolves once the store has registered the subscriber.
+   */
+  async subscribe(): Promise<AsyncIterable<ObjectNotification>> {
+    const subscription = new Subscription(() => this.#subscriptions.delete(subscription));
+    this.#subscriptions.add(subscription);
+    try {
+      await this.#connection.requestStream(
+        MessageType.Subscribe,
+        (out, requestId) => encodeEmptyRequest(out, MessageType.Subscribe, requestId),
+        (body: ByteReader) => {
+          for (const note of decodeNotifications(body))
+            subscription.push({ ...note, id: new ObjectID(note.id) });
+        },
+      );
+    } catch (error) {
+      this.#subscriptions.delete(subscription);
+      throw error;
+    }
+    return subscription;
+  }
+
+  // ------------------------------------------------------------------ values
+
+  /** Stores any structured-cloneable value; returns its id (a random one unless `id` is given). */
+  async put(value: unknown, options: { id?: ObjectID } = {}): Promise<ObjectID> {
+    const id = options.id ?? ObjectID.fromRandom();
+    const { data, metadata } = encodeValue(value);
+    await this.createAndSeal(id, data, metadata);
+    return id;
+  }
+
+  /** Reads values stored with put; `ObjectNotAvailable` where an object did not appear in time. */
+  get(id: ObjectID, options?: GetOptions): Promise<unknown>;
+  get(ids: readonly ObjectID[], options?: GetOptions): Promise<unknown[]>;
+  async get(idOrIds: ObjectID | readonly ObjectID[], options: GetOptions = {}): Promise<unknown> {
+    const single = !Array.isArray(idOrIds);
+    const ids = single ? [idOrIds as ObjectID] : (idOrIds as readonly ObjectID[]);
+    const buffers = await this.getBuffers(ids, { ...options, withMeta: true });
+    const values = buffers.map((buffer, i) => {
+      if (buffer === null) return ObjectNotAvailable;
+      try {
+        return decodeValue(buffer.data, buffer.metadata);
+      } finally {
+        void this.release(ids[i] as ObjectID);
+      }
+    });
+    return single ? values[0] : values;
+  }
+
+  // ------------------------------------------------------------------ lifetime
+
+  /** Closes the connection; the store releases everything this client held. Buffers must not be used after. */
+  async disconnect(): Promise<void> {
+    if (this.#disconnected) return;
+    this.#connection.close();
+    this.#teardown();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.disconnect();
+  }
+
+  /** Number of objects this client holds references to (for tests and debugging). */
+  get heldObjectCount(): number {
+    return this.#references.size;
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  #buffer(holding: Holding, withMeta: boolean): Uint8Array | BufferWithMetadata {
+    const loc: ObjectLocation = holding.location;
+    const buffer = this.#arena.readOnlyView(
+      loc.offset,
+      withMeta ? loc.dataSize + loc.metadataSize : loc.dataSize,
+    );
+    this.#references.attach(holding, buffer);
+    const data = new Uint8Array(buffer, 0, loc.dataSize);
+    if (!withMeta) return data;
+    return { data, metadata: new Uint8Array(buffer, loc.dataSize, loc.metadataSize) };
+  }
+
+  #giveBack(holding: Holding): void {
+    if (this.#connection.closed) return;
+    this.#connection.send((out) => encodeRelease(out, holding.id, holding.storeGrants));
+  }
+
+  #arenaCanView(totalBytes: number): void {
+    if (totalBytes > this.#connection.welcome.arenaBytes) return; // the store answers StoreFullError
+    if (totalBytes > 2 ** 32) {
+      throw new RangeError(
+        `An object of ${totalBytes} bytes is larger than the largest view Bun can map (4 GiB = 4294967296 bytes); split it into several objects.`,
+      );
+    }
+  }
+
+  #closed(error: PlasmaConnectionError): void {
+    for (const subscription of this.#subscriptions) subscription.fail(error);
+    this.#subscriptions.clear();
+    this.#teardown();
+  }
+
+  #teardown(): void {
+    if (this.#disconnected) return;
+    this.#disconnected = true;
+    this.#references.clear();
+    this.#arena.close();
+  }
+}
+
+function checkSize(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError(`${what} must be a non-negative integer, got ${value}.`);
+}
+
+function timeoutArg(ms: number, what: string): number {
+  if (ms === Number.POSITIVE_INFINITY || ms === -1) return -1;
+  if (!Number.isInteger(ms) || ms < 0)
+    throw new RangeError(`${what} must be -1, Infinity or a non-negative integer of ms, got ${ms}.`);
+  return Math.min(ms, MAX_TIMEOUT_MS);
+}

@@ -1,0 +1,315 @@
+import type { Socket, SocketHandler, UnixSocketOptions } from "bun";
+import { closeFd, connectUnix, recvFd, SystemError } from "../ffi/index.ts";
+import type { Logger } from "../log.ts";
+import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
+import { PlasmaConnectionError, type PlasmaError, ProtocolError } from "../protocol/errors.ts";
+import { FLAG_ERROR, FrameReader } from "../protocol/frame.ts";
+import { FRAME_HEADER_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
+import {
+  decodeErrorReply,
+  decodeWelcome,
+  encodeHello,
+  MESSAGE_TYPE_NAMES,
+  MessageType,
+  type Welcome,
+} from "../protocol/messages.ts";
+
+/** How long the handshake may take before connect gives up. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Largest welcome frame accepted. */
+const MAX_WELCOME_BYTES = 64 * 1024;
+
+export interface PendingRequest {
+  readonly type: number;
+  resolve(body: ByteReader): void;
+  reject(error: Error): void;
+}
+
+/** Called for notification frames (subscriptions), keyed by the subscribe request id. */
+export type StreamHandler = (body: ByteReader) => void;
+
+/**
+ * One connection to a store: handshake (arena fd over SCM_RIGHTS), then pipelined request/response frames
+ * through Bun's event loop. Requests written in one tick go out in one write.
+ */
+export class Connection {
+  readonly welcome: Welcome;
+  readonly arenaFd: number;
+  readonly socketPath: string;
+  readonly #pending = new Map<number, PendingRequest>();
+  readonly #streams = new Map<number, StreamHandler>();
+  readonly #out = new ByteWriter(64 * 1024);
+  readonly #log: Logger;
+  #socket: Socket<undefined> | null = null;
+  #backlog: Uint8Array[] = [];
+  #flushScheduled = false;
+  #nextRequestId = 1;
+  #closedError: PlasmaConnectionError | null = null;
+  #onClose: ((error: PlasmaConnectionError) => void) | null = null;
+
+  private constructor(socketPath: string, welcome: Welcome, arenaFd: number, log: Logger) {
+    this.socketPath = socketPath;
+    this.welcome = welcome;
+    this.arenaFd = arenaFd;
+    this.#log = log;
+  }
+
+  /** Connects, receives the arena fd and the welcome, adopts the socket into Bun and says hello. */
+  static async open(socketPath: string, log: Logger): Promise<Connection> {
+    let fd: number;
+    try {
+      fd = connectUnix(socketPath);
+    } catch (error) {
+      const reason = error instanceof SystemError ? `${error.errnoName} (${error.message})` : String(error);
+      throw new PlasmaConnectionError(
+        `Could not connect to socket ${socketPath}: ${reason}. Check that plasma_store is running (plasma_store -m 1000000000 -s ${socketPath}).`,
+        { cause: error },
+      );
+    }
+    let arenaFd: number | null = null;
+    try {
+      const message = recvFd(fd, MAX_WELCOME_BYTES, HANDSHAKE_TIMEOUT_MS);
+      arenaFd = message.fd;
+      const welcome = parseWelcome(message.payload, socketPath);
+      if (welcome instanceof Error) throw welcome;
+      if (arenaFd === null) throw new ProtocolError(`The store at ${socketPath} sent no arena descriptor.`);
+      const connection = new Connection(socketPath, welcome, arenaFd, log);
+      await connection.#adopt(fd);
+      await connection.#hello(welcome);
+      return connection;
+    } catch (error) {
+      if (arenaFd !== null) closeFd(arenaFd);
+      try {
+        closeFd(fd);
+      } catch {
+        // Bun owns it already and closed it.
+      }
+      if (error instanceof SystemError) {
+        throw new PlasmaConnectionError(
+          `Handshake with plasma_store at ${socketPath} failed: ${error.message}.`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closedError !== null;
+  }
+
+  onClose(handler: (error: PlasmaConnectionError) => void): void {
+    this.#onClose = handler;
+  }
+
+  /** Allocates a request id, lets `encode` write the frame, and resolves with the reply body. */
+  request(type: number, encode: (out: ByteWriter, requestId: number) => void): Promise<ByteReader> {
+    if (this.#closedError !== null) return Promise.reject(this.#closedError);
+    const requestId = this.#allocateRequestId();
+    return new Promise<ByteReader>((resolve, reject) => {
+      this.#pending.set(requestId, { type, resolve, reject });
+      this.#encode(requestId, encode, reject);
+    });
+  }
+
+  /** A frame that expects no reply (release); errors come back with request id 0 and are logged. */
+  send(encode: (out: ByteWriter) => void): void {
+    if (this.#closedError !== null) throw this.#closedError;
+    encode(this.#out);
+    this.#scheduleFlush();
+  }
+
+  /** Like request, and routes later frames with the same request id to `onStream`. */
+  requestStream(
+    type: number,
+    encode: (out: ByteWriter, requestId: number) => void,
+    onStream: StreamHandler,
+  ): Promise<ByteReader> {
+    if (this.#closedError !== null) return Promise.reject(this.#closedError);
+    const requestId = this.#allocateRequestId();
+    this.#streams.set(requestId, onStream);
+    return new Promise<ByteReader>((resolve, reject) => {
+      this.#pending.set(requestId, {
+        type,
+        resolve,
+        reject: (error) => {
+          this.#streams.delete(requestId);
+          reject(error);
+        },
+      });
+      this.#encode(requestId, encode, reject);
+    });
+  }
+
+  /** Closes the socket; pending requests fail with PlasmaConnectionError. */
+  close(): void {
+    this.#fail(new PlasmaConnectionError(`Disconnected from plasma_store at ${this.socketPath}.`));
+    this.#socket?.end();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  #allocateRequestId(): number {
+    const id = this.#nextRequestId;
+    this.#nextRequestId = id >= 0xfffffffe ? 1 : id + 1;
+    return id;
+  }
+
+  #encode(
+    requestId: number,
+    encode: (out: ByteWriter, requestId: number) => void,
+    reject: (e: Error) => void,
+  ): void {
+    const mark = this.#out.length;
+    try {
+      encode(this.#out, requestId);
+    } catch (error) {
+      this.#out.length = mark;
+      this.#pending.delete(requestId);
+      reject(error as Error);
+      return;
+    }
+    this.#scheduleFlush();
+  }
+
+  async #adopt(fd: number): Promise<void> {
+    const reader = new FrameReader((type, flags, requestId, body) =>
+      this.#frame(type, flags, requestId, body),
+    );
+    const handler: SocketHandler<undefined> = {
+      data: (_socket, data) => {
+        try {
+          reader.push(data);
+        } catch (error) {
+          this.#log.error({ err: (error as Error).message }, "bad frame from plasma_store; closing");
+          this.#fail(
+            new PlasmaConnectionError(
+              `plasma_store at ${this.socketPath} sent a bad frame: ${(error as Error).message}`,
+            ),
+          );
+          this.#socket?.end();
+        }
+      },
+      drain: () => this.#drain(),
+      close: () =>
+        this.#fail(new PlasmaConnectionError(`The connection to plasma_store at ${this.socketPath} closed.`)),
+      error: (_socket, error) => this.#log.warn({ err: error.message }, "socket error"),
+    };
+    // Bun adopts an already-connected descriptor with `fd` (see shared notes); its types only know `unix`.
+    const options = { fd, socket: handler } as unknown as UnixSocketOptions<undefined>;
+    this.#socket = await Bun.connect<undefined>(options);
+  }
+
+  async #hello(welcome: Welcome): Promise<void> {
+    const pending = this.request(MessageType.Hello, (out, requestId) =>
+      encodeHello(out, requestId, PROTOCOL_VERSION, process.pid),
+    );
+    if (welcome.version !== PROTOCOL_VERSION) {
+      pending.catch(() => {});
+      throw new ProtocolError(
+        `Protocol version mismatch: plasma_store at ${this.socketPath} speaks version ${welcome.version}, this client speaks ${PROTOCOL_VERSION}; use matching bun-plasma versions.`,
+      );
+    }
+    await pending;
+  }
+
+  #frame(type: number, flags: number, requestId: number, body: Uint8Array): void {
+    if (requestId === 0) {
+      if ((flags & FLAG_ERROR) !== 0) {
+        const error = decodeErrorReply(body);
+        this.#log.error({ code: error.code, err: error.message }, "plasma_store reported an error");
+        if (type === 0)
+          this.#fail(
+            new PlasmaConnectionError(`plasma_store closed the connection: ${error.message}`, {
+              cause: error,
+            }),
+          );
+      }
+      return;
+    }
+    const stream = this.#streams.get(requestId);
+    if (stream !== undefined && type === MessageType.Notification) {
+      stream(new ByteReader(body));
+      return;
+    }
+    const pending = this.#pending.get(requestId);
+    if (pending === undefined) {
+      this.#log.warn({ requestId, type: MESSAGE_TYPE_NAMES[type] }, "reply to no pending request");
+      return;
+    }
+    this.#pending.delete(requestId);
+    if ((flags & FLAG_ERROR) !== 0) {
+      pending.reject(decodeErrorReply(body));
+      return;
+    }
+    if (type !== pending.type) {
+      pending.reject(
+        new ProtocolError(
+          `Reply of type ${MESSAGE_TYPE_NAMES[type] ?? type} to a ${MESSAGE_TYPE_NAMES[pending.type]} request.`,
+        ),
+      );
+      return;
+    }
+    pending.resolve(new ByteReader(body));
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const socket = this.#socket;
+    if (socket === null || this.#out.length === 0) return;
+    const bytes = this.#out.bytes.subarray(0, this.#out.length);
+    if (this.#backlog.length > 0) {
+      this.#backlog.push(bytes.slice());
+    } else {
+      const written = socket.write(bytes);
+      if (written < bytes.length) this.#backlog.push(bytes.slice(Math.max(written, 0)));
+    }
+    this.#out.reset();
+  }
+
+  #drain(): void {
+    const socket = this.#socket;
+    if (socket === null) return;
+    while (this.#backlog.length > 0) {
+      const head = this.#backlog[0] as Uint8Array;
+      const written = socket.write(head);
+      if (written === head.length) {
+        this.#backlog.shift();
+        continue;
+      }
+      if (written > 0) this.#backlog[0] = head.subarray(written);
+      return;
+    }
+  }
+
+  #fail(error: PlasmaConnectionError): void {
+    if (this.#closedError !== null) return;
+    this.#closedError = error;
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    this.#streams.clear();
+    for (const p of pending) p.reject(error);
+    this.#onClose?.(error);
+  }
+}
+
+function parseWelcome(payload: Uint8Array, socketPath: string): Welcome | PlasmaError {
+  if (payload.length < FRAME_HEADER_BYTES) {
+    throw new PlasmaConnectionError(
+      `plasma_store at ${socketPath} closed the connection during the handshake.`,
+    );
+  }
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const bodyBytes = view.getUint32(0, true);
+  const type = view.getUint16(4, true);
+  if (type !== MessageType.Welcome || bodyBytes !== payload.length - FRAME_HEADER_BYTES) {
+    throw new ProtocolError(`The peer at ${socketPath} did not send a plasma_store welcome.`);
+  }
+  return decodeWelcome(payload.subarray(FRAME_HEADER_BYTES));
+}

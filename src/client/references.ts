@@ -1,0 +1,150 @@
+import type { ObjectLocation } from "../protocol/messages.ts";
+
+/**
+ * This client's references to objects. The store counts one reference per client per object; locally
+ * every buffer handed out is one reference, tied to its ArrayBuffer: it ends at release() or when that
+ * ArrayBuffer is garbage-collected, whichever comes first. When the last local reference of an object
+ * ends, the client gives all its store grants back in one Release frame.
+ */
+export class Reference {
+  released = false;
+  constructor(readonly holding: Holding) {}
+}
+
+export interface Holding {
+  readonly key: string;
+  readonly id: Uint8Array;
+  location: ObjectLocation;
+  /** Grants the store has given this client for the object (create, and each get that found it). */
+  storeGrants: number;
+  /** Local references, oldest first. */
+  readonly references: Set<Reference>;
+  sealed: boolean;
+  /** The creator's writable buffer, until seal turns it into a reference. */
+  creatorBuffer: WeakRef<ArrayBuffer> | null;
+}
+
+export class ReferenceTable {
+  readonly #holdings = new Map<string, Holding>();
+  readonly #registry: FinalizationRegistry<Reference>;
+  readonly #giveBack: (holding: Holding) => void;
+
+  /** `giveBack` sends the holding's store grants back to the store (the last local reference ended). */
+  constructor(giveBack: (holding: Holding) => void) {
+    this.#giveBack = giveBack;
+    this.#registry = new FinalizationRegistry((reference) => this.#end(reference));
+  }
+
+  get(key: string): Holding | undefined {
+    return this.#holdings.get(key);
+  }
+
+  /** Objects held (sealed with live references, or being created). */
+  get size(): number {
+    return this.#holdings.size;
+  }
+
+  /** A sealed object this client already holds: a further buffer can be served without asking the store. */
+  heldSealed(key: string): Holding | undefined {
+    const holding = this.#holdings.get(key);
+    return holding?.sealed && holding.references.size > 0 ? holding : undefined;
+  }
+
+  /** Records the creator's grant for a new unsealed object. */
+  created(key: string, id: Uint8Array, location: ObjectLocation, buffer: ArrayBuffer): Holding {
+    const holding: Holding = {
+      key,
+      id,
+      location,
+      storeGrants: 1,
+      references: new Set(),
+      sealed: false,
+      creatorBuffer: new WeakRef(buffer),
+    };
+    this.#holdings.set(key, holding);
+    return holding;
+  }
+
+  /** The store granted a reference (a get found the object). */
+  granted(key: string, id: Uint8Array, location: ObjectLocation): Holding {
+    let holding = this.#holdings.get(key);
+    if (holding === undefined) {
+      holding = {
+        key,
+        id,
+        location,
+        storeGrants: 0,
+        references: new Set(),
+        sealed: true,
+        creatorBuffer: null,
+      };
+      this.#holdings.set(key, holding);
+    }
+    holding.storeGrants++;
+    // The store grants only sealed objects (a creator's get can answer before its seal reply arrives).
+    holding.sealed = true;
+    return holding;
+  }
+
+  /** Ties a new local reference to `buffer`. */
+  attach(holding: Holding, buffer: ArrayBuffer): Reference {
+    const reference = new Reference(holding);
+    holding.references.add(reference);
+    this.#registry.register(buffer, reference, reference);
+    return reference;
+  }
+
+  /** Seal: the creator's buffer (if still reachable) becomes a reference; if none is, the grant goes back. */
+  sealed(key: string): void {
+    const holding = this.#holdings.get(key);
+    if (holding === undefined) return;
+    holding.sealed = true;
+    const buffer = holding.creatorBuffer?.deref();
+    holding.creatorBuffer = null;
+    if (buffer !== undefined) {
+      this.attach(holding, buffer);
+    } else if (holding.references.size === 0) {
+      this.#finish(holding);
+    }
+  }
+
+  /** Abort: the store dropped the creator's grant. */
+  aborted(key: string): void {
+    this.#holdings.delete(key);
+  }
+
+  /** Ends the oldest local reference of the object; false if this client holds none. */
+  releaseOne(key: string): boolean {
+    const holding = this.#holdings.get(key);
+    if (holding === undefined || !holding.sealed) return false;
+    const first = holding.references.values().next();
+    if (first.done === true) return false;
+    this.#registry.unregister(first.value);
+    this.#end(first.value);
+    return true;
+  }
+
+  /** Drops everything without telling the store (the connection is gone; the store reclaimed it all). */
+  clear(): void {
+    for (const holding of this.#holdings.values()) {
+      for (const reference of holding.references) {
+        reference.released = true;
+        this.#registry.unregister(reference);
+      }
+    }
+    this.#holdings.clear();
+  }
+
+  #end(reference: Reference): void {
+    if (reference.released) return;
+    reference.released = true;
+    const holding = reference.holding;
+    holding.references.delete(reference);
+    if (holding.references.size === 0 && this.#holdings.get(holding.key) === holding) this.#finish(holding);
+  }
+
+  #finish(holding: Holding): void {
+    this.#holdings.delete(holding.key);
+    if (holding.storeGrants > 0) this.#giveBack(holding);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Typed errors shared by store and client. Each class has a stable string `code` (for users) and a
+ * numeric wire code (for the protocol). The store throws these from its core; the server encodes them
+ * into error frames; the client decodes them back into the same classes.
+ */
+
+export type PlasmaErrorCode =
+  | "PLASMA_ERROR"
+  | "OBJECT_EXISTS"
+  | "OBJECT_NOT_FOUND"
+  | "OBJECT_ALREADY_SEALED"
+  | "OBJECT_NOT_SEALED"
+  | "STORE_FULL"
+  | "PROTOCOL_ERROR"
+  | "CONNECTION_ERROR"
+  | "LIMIT_EXCEEDED"
+  | "ACCESS_DENIED";
+
+/** Base class of every error this package throws on purpose. */
+export class PlasmaError extends Error {
+  readonly code: PlasmaErrorCode;
+  constructor(message: string, code: PlasmaErrorCode = "PLASMA_ERROR", options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** create() of an id that already exists in the store (in any state). */
+export class ObjectExistsError extends PlasmaError {
+  constructor(message: string) {
+    super(message, "OBJECT_EXISTS");
+  }
+}
+
+/** The object is absent, or this client does not hold it the way the call needs. */
+export class ObjectNotFoundError extends PlasmaError {
+  constructor(message: string) {
+    super(message, "OBJECT_NOT_FOUND");
+  }
+}
+
+/** seal() or abort() of an object that is already sealed. */
+export class ObjectAlreadySealedError extends PlasmaError {
+  constructor(message: string) {
+    super(message, "OBJECT_ALREADY_SEALED");
+  }
+}
+
+/** An operation that needs a sealed object found it still being created. */
+export class ObjectNotSealedError extends PlasmaError {
+  constructor(message: string) {
+    super(message, "OBJECT_NOT_SEALED");
+  }
+}
+
+/** The store cannot make room for the object, even after evicting everything it may evict. */
+export class StoreFullError extends PlasmaError {
+  constructor(message: string) {
+    super(message, "STORE_FULL");
+  }
+}
+
+/** A malformed or unexpected frame, or a protocol version mismatch. */
+export class ProtocolError extends PlasmaError {
+  constructor(message: string) {
+    super(message, "PROTOCOL_ERROR");
+  }
+}
+
+/** The store cannot be reached, or the connection to it closed. */
+export class PlasmaConnectionError extends PlasmaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, "CONNECTION_ERROR", options);
+  }
+}
+
+/** A request goes past one of the store's limits (object size, metadata size, ids per get, ...). */
+export class LimitExceededError extends PlasmaError {
+  constructor(message: string) {
+    super(message, "LIMIT_EXCEEDED");
+  }
+}
+
+/** The store refused this client (uid not allowed, too many clients). */
+export class AccessDeniedError extends PlasmaError {
+  constructor(message: string) {
+    super(message, "ACCESS_DENIED");
+  }
+}
+
+const WIRE_CODES: ReadonlyArray<readonly [number, PlasmaErrorCode, (message: string) => PlasmaError]> = [
+  [1, "OBJECT_EXISTS", (m) => new ObjectExistsError(m)],
+  [2, "OBJECT_NOT_FOUND", (m) => new ObjectNotFoundError(m)],
+  [3, "OBJECT_ALREADY_SEALED", (m) => new ObjectAlreadySealedError(m)],
+  [4, "OBJECT_NOT_SEALED", (m) => new ObjectNotSealedError(m)],
+  [5, "STORE_FULL", (m) => new StoreFullError(m)],
+  [6, "PROTOCOL_ERROR", (m) => new ProtocolError(m)],
+  [7, "LIMIT_EXCEEDED", (m) => new LimitExceededError(m)],
+  [8, "ACCESS_DENIED", (m) => new AccessDeniedError(m)],
+  [9, "CONNECTION_ERROR", (m) => new PlasmaConnectionError(m)],
+  [0, "PLASMA_ERROR", (m) => new PlasmaError(m)],
+];
+
+/** The numeric code an error travels as. */
+export function errorToWireCode(error: PlasmaError): number {
+  for (const [wire, code] of WIRE_CODES) if (code === error.code) return wire;
+  return 0;
+}
+
+/** Rebuilds the typed error from a wire code and message; unknown codes become a plain PlasmaError. */
+export function errorFromWire(wireCode: number, message: string): PlasmaError {
+  for (const [wire, , make] of WIRE_CODES) if (wire === wireCode) return make(message);
+  return new PlasmaError(message);
+}

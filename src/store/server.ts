@@ -1,0 +1,522 @@
+import type { Socket, UnixSocketListener } from "bun";
+import { peerCredentials, sendBytes, sendFd, viewOf } from "../ffi/index.ts";
+import type { Logger } from "../log.ts";
+import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
+import { AccessDeniedError, PlasmaError, ProtocolError } from "../protocol/errors.ts";
+import { FLAG_REPLY, FrameReader } from "../protocol/frame.ts";
+import { MAX_INLINE_DATA_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
+import {
+  decodeCreate,
+  decodeCreateAndSeal,
+  decodeGet,
+  decodeHello,
+  decodeIdList,
+  decodeRelease,
+  encodeBoolReply,
+  encodeBytesReply,
+  encodeCreateReply,
+  encodeEmptyReply,
+  encodeErrorReply,
+  encodeGetMetadataReply,
+  encodeGetReply,
+  encodeListReply,
+  encodeNotifications,
+  encodeStoreInfoReply,
+  encodeStringReply,
+  encodeU64,
+  encodeWelcome,
+  encodeWelcomeRefusal,
+  type GetReplyEntry,
+  MESSAGE_TYPE_NAMES,
+  MessageType,
+} from "../protocol/messages.ts";
+import { objectKey } from "../protocol/object-id.ts";
+import { debugString } from "./debug-string.ts";
+import type { ObjectEntry } from "./object-table.ts";
+import { hexOf, type StoreCore } from "./store.ts";
+
+/** Output a slow reader may leave unread before the store drops its connection. */
+const MAX_PENDING_OUTPUT_BYTES = 256 * 1024 * 1024;
+
+export interface ArenaMapping {
+  fd: number;
+  address: number;
+  sizeBytes: number;
+}
+
+export interface StoreServerOptions {
+  socketPath: string;
+  core: StoreCore;
+  arena: ArenaMapping;
+  logger: Logger;
+  /** Uids allowed to connect (SO_PEERCRED); empty or absent: everyone who can open the socket. */
+  allowUids?: readonly number[];
+}
+
+interface Connection {
+  clientId: number;
+  pid: number;
+  uid: number;
+  greeted: boolean;
+  closed: boolean;
+  reader: FrameReader;
+  out: ByteWriter;
+  /** Bytes written to the socket only partly, waiting for drain. */
+  backlog: Uint8Array[];
+  backlogBytes: number;
+  flushScheduled: boolean;
+}
+
+type ConnSocket = Socket<Connection>;
+
+/** Bun exposes the kernel descriptor of its sockets as `.fd` (see shared notes), but not in its types. */
+function fdOf(socket: ConnSocket): number {
+  return (socket as unknown as { fd: number }).fd;
+}
+
+/** The Unix-socket edge of the store: frames in, core calls, frames out. */
+export class StoreServer {
+  readonly #options: StoreServerOptions;
+  readonly #core: StoreCore;
+  readonly #log: Logger;
+  readonly #sockets = new Set<ConnSocket>();
+  #listener: UnixSocketListener<Connection> | null = null;
+
+  constructor(options: StoreServerOptions) {
+    this.#options = options;
+    this.#core = options.core;
+    this.#log = options.logger;
+  }
+
+  get connectionCount(): number {
+    return this.#sockets.size;
+  }
+
+  listen(): void {
+    this.#listener = Bun.listen<Connection>({
+      unix: this.#options.socketPath,
+      socket: {
+        open: (socket) => this.#open(socket),
+        data: (socket, data) => this.#data(socket, data),
+        drain: (socket) => this.#drain(socket),
+        close: (socket) => this.#close(socket),
+        error: (socket, error) => {
+          this.#log.warn({ clientId: socket.data?.clientId, err: error.message }, "client socket error");
+        },
+      },
+    });
+  }
+
+  /** Closes the listener and every client connection. */
+  stop(): void {
+    this.#listener?.stop(true);
+    this.#listener = null;
+    for (const socket of [...this.#sockets]) socket.end();
+  }
+
+  // ---------------------------------------------------------------- connection lifecycle
+
+  #open(socket: ConnSocket): void {
+    const conn: Connection = {
+      clientId: 0,
+      pid: 0,
+      uid: 0,
+      greeted: false,
+      closed: false,
+      reader: new FrameReader((type, flags, requestId, body) =>
+        this.#frame(socket, conn, type, flags, requestId, body),
+      ),
+      out: new ByteWriter(),
+      backlog: [],
+      backlogBytes: 0,
+      flushScheduled: false,
+    };
+    socket.data = conn;
+    let cred = { pid: 0, uid: 0, gid: 0 };
+    try {
+      cred = peerCredentials(fdOf(socket));
+    } catch (error) {
+      this.#log.warn({ err: (error as Error).message }, "could not read peer credentials");
+    }
+    conn.pid = cred.pid;
+    conn.uid = cred.uid;
+    const allow = this.#options.allowUids;
+    try {
+      if (allow !== undefined && allow.length > 0 && !allow.includes(cred.uid)) {
+        throw new AccessDeniedError(
+          `uid ${cred.uid} is not allowed to use this store (--allow-uid ${allow.join(",")}); ask its operator.`,
+        );
+      }
+      const session = this.#core.connectClient(cred);
+      conn.clientId = session.id;
+    } catch (error) {
+      const refusal = error instanceof PlasmaError ? error : new PlasmaError(String(error));
+      this.#log.warn({ peerPid: cred.pid, peerUid: cred.uid, reason: refusal.message }, "client refused");
+      const out = new ByteWriter(256);
+      encodeWelcomeRefusal(out, refusal);
+      try {
+        sendBytes(fdOf(socket), out.bytes.subarray(0, out.length));
+      } catch {
+        // The peer is gone already.
+      }
+      conn.closed = true;
+      socket.end();
+      return;
+    }
+    this.#sockets.add(socket);
+    const welcome = new ByteWriter(128);
+    encodeWelcome(welcome, {
+      version: PROTOCOL_VERSION,
+      capacityBytes: this.#core.capacityBytes,
+      arenaBytes: this.#options.arena.sizeBytes,
+      clientId: conn.clientId,
+      maxObjectBytes: this.#core.limits.maxObjectBytes,
+      maxMetadataBytes: this.#core.limits.maxMetadataBytes,
+      maxIdsPerRequest: this.#core.limits.maxIdsPerRequest,
+    });
+    try {
+      sendFd(fdOf(socket), this.#options.arena.fd, welcome.bytes.subarray(0, welcome.length));
+    } catch (error) {
+      this.#log.warn(
+        { clientId: conn.clientId, pid: cred.pid, err: (error as Error).message },
+        "could not send the arena fd",
+      );
+      socket.end();
+      return;
+    }
+    this.#log.info({ clientId: conn.clientId, peerPid: cred.pid, peerUid: cred.uid }, "client connected");
+  }
+
+  #close(socket: ConnSocket): void {
+    const conn = socket.data;
+    if (conn === undefined || !this.#sockets.delete(socket)) return;
+    conn.closed = true;
+    const session = this.#core.clients.get(conn.clientId);
+    const held = session?.held.size ?? 0;
+    const creating = session?.creating.size ?? 0;
+    this.#core.disconnectClient(conn.clientId);
+    this.#log.info(
+      { clientId: conn.clientId, peerPid: conn.pid, releasedObjects: held - creating, abortedObjects: creating },
+      "client disconnected",
+    );
+  }
+
+  #data(socket: ConnSocket, data: Uint8Array): void {
+    const conn = socket.data;
+    if (conn.closed) return;
+    try {
+      conn.reader.push(data);
+    } catch (error) {
+      this.#protocolViolation(socket, conn, error);
+      return;
+    }
+    this.#flush(socket, conn);
+  }
+
+  #protocolViolation(socket: ConnSocket, conn: Connection, error: unknown): void {
+    const err = error instanceof PlasmaError ? error : new ProtocolError(String(error));
+    this.#log.warn(
+      { clientId: conn.clientId, pid: conn.pid, err: err.message },
+      "protocol violation; closing the connection",
+    );
+    encodeErrorReply(conn.out, 0, 0, err);
+    this.#flush(socket, conn);
+    conn.closed = true;
+    socket.end();
+  }
+
+  // ---------------------------------------------------------------- output
+
+  #flush(socket: ConnSocket, conn: Connection): void {
+    conn.flushScheduled = false;
+    if (conn.out.length === 0 || (socket.data.closed && conn.out.length === 0)) return;
+    const bytes = conn.out.bytes.subarray(0, conn.out.length);
+    if (conn.backlog.length > 0) {
+      this.#queue(socket, conn, bytes.slice());
+    } else {
+      const written = socket.write(bytes);
+      if (written < bytes.length) this.#queue(socket, conn, bytes.slice(Math.max(written, 0)));
+    }
+    conn.out.reset();
+  }
+
+  #queue(socket: ConnSocket, conn: Connection, bytes: Uint8Array): void {
+    conn.backlog.push(bytes);
+    conn.backlogBytes += bytes.length;
+    if (conn.backlogBytes > MAX_PENDING_OUTPUT_BYTES) {
+      this.#log.warn(
+        { clientId: conn.clientId, pid: conn.pid, backlogBytes: conn.backlogBytes },
+        "client reads too slowly; closing",
+      );
+      conn.backlog = [];
+      conn.backlogBytes = 0;
+      socket.end();
+    }
+  }
+
+  #drain(socket: ConnSocket): void {
+    const conn = socket.data;
+    while (conn.backlog.length > 0) {
+      const head = conn.backlog[0] as Uint8Array;
+      const written = socket.write(head);
+      if (written === head.length) {
+        conn.backlog.shift();
+        conn.backlogBytes -= head.length;
+        continue;
+      }
+      if (written > 0) {
+        conn.backlog[0] = head.subarray(written);
+        conn.backlogBytes -= written;
+      }
+      return;
+    }
+  }
+
+  /** For replies produced outside a data callback (gets that waited, notifications). */
+  #scheduleFlush(socket: ConnSocket, conn: Connection): void {
+    if (conn.flushScheduled || conn.closed) return;
+    conn.flushScheduled = true;
+    queueMicrotask(() => this.#flush(socket, conn));
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  #frame(
+    socket: ConnSocket,
+    conn: Connection,
+    type: number,
+    flags: number,
+    requestId: number,
+    body: Uint8Array,
+  ): void {
+    if (conn.closed) return;
+    if ((flags & FLAG_REPLY) !== 0) throw new ProtocolError("Clients send requests, not replies.");
+    if (!conn.greeted && type !== MessageType.Hello) {
+      throw new ProtocolError(
+        `The first frame must be Hello, got ${MESSAGE_TYPE_NAMES[type] ?? `type ${type}`}.`,
+      );
+    }
+    const r = new ByteReader(body);
+    try {
+      this.#dispatch(socket, conn, type, requestId, r);
+    } catch (error) {
+      if (error instanceof ProtocolError) throw error;
+      if (!(error instanceof PlasmaError)) {
+        this.#log.error({ clientId: conn.clientId, err: error }, "internal error while serving a request");
+        throw new ProtocolError(`Internal store error: ${(error as Error).message}`);
+      }
+      encodeErrorReply(conn.out, type, requestId, error);
+    }
+  }
+
+  #dispatch(socket: ConnSocket, conn: Connection, type: number, requestId: number, r: ByteReader): void {
+    const core = this.#core;
+    const out = conn.out;
+    const clientId = conn.clientId;
+    switch (type) {
+      case MessageType.Hello: {
+        const hello = decodeHello(r);
+        r.end("Hello");
+        if (conn.greeted) throw new ProtocolError("Hello sent twice on one connection.");
+        if (hello.version !== PROTOCOL_VERSION) {
+          throw new ProtocolError(
+            `Protocol version mismatch: the client speaks version ${hello.version}, this plasma_store speaks ${PROTOCOL_VERSION}; use matching bun-plasma versions.`,
+          );
+        }
+        conn.greeted = true;
+        encodeEmptyReply(out, type, requestId);
+        return;
+      }
+      case MessageType.Create: {
+        const req = decodeCreate(r, core.limits.maxMetadataBytes);
+        r.end("Create");
+        // The frame's bytes are reused after this call; a create that waits for memory keeps copies.
+        req.id = req.id.slice();
+        req.metadata = req.metadata.slice();
+        const key = objectKey(req.id);
+        core.createOrWait(
+          clientId,
+          { id: req.id, key, dataSize: req.dataSize, metadataSize: req.metadata.length },
+          req.waitMs,
+          (result) => {
+            if (conn.closed) return;
+            if (result instanceof PlasmaError) {
+              encodeErrorReply(conn.out, type, requestId, result);
+            } else {
+              this.#writeMetadata(result, req.metadata);
+              encodeCreateReply(conn.out, requestId, result);
+            }
+            this.#scheduleFlush(socket, conn);
+          },
+        );
+        return;
+      }
+      case MessageType.CreateAndSeal: {
+        const req = decodeCreateAndSeal(r, core.limits.maxMetadataBytes, MAX_INLINE_DATA_BYTES);
+        r.end("CreateAndSeal");
+        const key = objectKey(req.id);
+        const entry = core.create(clientId, {
+          id: req.id,
+          key,
+          dataSize: req.data.length,
+          metadataSize: req.metadata.length,
+        });
+        try {
+          this.#writeMetadata(entry, req.metadata);
+          if (req.data.length > 0)
+            new Uint8Array(viewOf(this.#options.arena.address, entry.offset, req.data.length)).set(req.data);
+          core.seal(clientId, key);
+          core.release(clientId, key, 1);
+        } catch (error) {
+          if (core.objects.get(key)?.state === "created") core.abort(clientId, key);
+          throw error;
+        }
+        encodeEmptyReply(out, type, requestId);
+        return;
+      }
+      case MessageType.Seal: {
+        const key = objectKey(r.id());
+        r.end("Seal");
+        core.seal(clientId, key);
+        encodeEmptyReply(out, type, requestId);
+        return;
+      }
+      case MessageType.Abort: {
+        const key = objectKey(r.id());
+        r.end("Abort");
+        core.abort(clientId, key);
+        encodeEmptyReply(out, type, requestId);
+        return;
+      }
+      case MessageType.Get: {
+        const req = decodeGet(r, core.limits.maxIdsPerRequest);
+        r.end("Get");
+        const keys = req.ids.map(objectKey);
+        core.get(clientId, keys, req.timeoutMs, (result) => {
+          if (conn.closed) return;
+          encodeGetReply(conn.out, requestId, result as GetReplyEntry[]);
+          this.#scheduleFlush(socket, conn);
+        });
+        return;
+      }
+      case MessageType.GetMetadata: {
+        const req = decodeGet(r, core.limits.maxIdsPerRequest);
+        r.end("GetMetadata");
+        const keys = req.ids.map(objectKey);
+        core.get(clientId, keys, req.timeoutMs, (result) => {
+          if (conn.closed) return;
+          const metas = result.map((entry) => (entry === null ? null : this.#metadataCopy(entry)));
+          for (let i = 0; i < result.length; i++) {
+            if (result[i] !== null) core.release(clientId, keys[i] as string, 1);
+          }
+          encodeGetMetadataReply(conn.out, requestId, metas);
+          this.#scheduleFlush(socket, conn);
+        });
+        return;
+      }
+      case MessageType.Release: {
+        const req = decodeRelease(r);
+        r.end("Release");
+        core.release(clientId, objectKey(req.id), req.count);
+        if (requestId !== 0) encodeEmptyReply(out, type, requestId);
+        return;
+      }
+      case MessageType.Contains: {
+        const key = objectKey(r.id());
+        r.end("Contains");
+        encodeBoolReply(out, type, requestId, core.contains(key));
+        return;
+      }
+      case MessageType.Delete: {
+        const ids = decodeIdList(r, core.limits.maxIdsPerRequest);
+        r.end("Delete");
+        encodeU64(out, type, FLAG_REPLY, requestId, core.delete(ids.map(objectKey)));
+        return;
+      }
+      case MessageType.Evict: {
+        const bytes = r.u64("bytes");
+        r.end("Evict");
+        encodeU64(out, type, FLAG_REPLY, requestId, core.evict(bytes));
+        return;
+      }
+      case MessageType.Hash: {
+        const key = objectKey(r.id());
+        r.end("Hash");
+        encodeBytesReply(out, type, requestId, this.#hash(core.sealedEntry(key)));
+        return;
+      }
+      case MessageType.List: {
+        r.end("List");
+        encodeListReply(
+          out,
+          requestId,
+          core.list().map((e) => ({
+            id: e.id,
+            dataSize: e.dataSize,
+            metadataSize: e.metadataSize,
+            refCount: e.holders.size,
+            createTime: e.createTime,
+            constructDurationMs: e.constructDurationMs,
+            state: e.state,
+          })),
+        );
+        return;
+      }
+      case MessageType.Subscribe: {
+        r.end("Subscribe");
+        encodeEmptyReply(out, type, requestId);
+        core.subscribe(clientId, (notes) => {
+          if (conn.closed) return;
+          encodeNotifications(conn.out, requestId, notes);
+          this.#scheduleFlush(socket, conn);
+        });
+        return;
+      }
+      case MessageType.StoreInfo: {
+        r.end("StoreInfo");
+        encodeStoreInfoReply(out, requestId, {
+          capacityBytes: core.capacityBytes,
+          usedBytes: core.allocator.usedBytes,
+          objectCount: core.objects.size,
+          clientCount: core.clients.size,
+        });
+        return;
+      }
+      case MessageType.DebugString: {
+        r.end("DebugString");
+        encodeStringReply(out, type, requestId, debugString(core));
+        return;
+      }
+      default:
+        throw new ProtocolError(`Unknown message type ${type}.`);
+    }
+  }
+
+  #writeMetadata(entry: ObjectEntry, metadata: Uint8Array): void {
+    if (metadata.length === 0) return;
+    const view = viewOf(this.#options.arena.address, entry.offset + entry.dataSize, metadata.length);
+    new Uint8Array(view).set(metadata);
+  }
+
+  #metadataCopy(entry: ObjectEntry): Uint8Array {
+    if (entry.metadataSize === 0) return new Uint8Array(0);
+    return new Uint8Array(
+      viewOf(this.#options.arena.address, entry.offset + entry.dataSize, entry.metadataSize),
+    ).slice();
+  }
+
+  /** XXH64 of data then metadata (contiguous in the arena), as 8 big-endian bytes. */
+  #hash(entry: ObjectEntry): Uint8Array {
+    const total = entry.dataSize + entry.metadataSize;
+    const bytes =
+      total === 0
+        ? new Uint8Array(0)
+        : new Uint8Array(viewOf(this.#options.arena.address, entry.offset, total));
+    const digest = Bun.hash.xxHash64(bytes);
+    const out = new Uint8Array(8);
+    new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, digest), false);
+    return out;
+  }
+}
+
+export { hexOf };

@@ -1,0 +1,710 @@
+import {
+  LimitExceededError,
+  ObjectAlreadySealedError,
+  ObjectExistsError,
+  ObjectNotFoundError,
+  ObjectNotSealedError,
+  PlasmaError,
+  StoreFullError,
+} from "../protocol/errors.ts";
+import type { NotificationWire } from "../protocol/messages.ts";
+import { Allocator } from "./allocator.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import {
+  createEvictionPolicy,
+  type EvictionPolicy,
+  type EvictionPolicyName,
+  migratePolicy,
+} from "./eviction/policy.ts";
+import { defaultLimits, type StoreLimits } from "./limits.ts";
+import { type ObjectEntry, ObjectTable, refCountOf } from "./object-table.ts";
+import { type StoreCounters, zeroCounters } from "./stats.ts";
+import { GetWaiter, WaiterRegistry } from "./waiters.ts";
+
+/**
+ * The pure core of the store: objects, references, eviction, blocked gets and waiting creates. No I/O:
+ * the server decodes frames and calls these methods; the admin plane reads and steers it. Every public
+ * method either completes or throws a typed PlasmaError and leaves the state consistent.
+ */
+
+export interface StoreCoreOptions {
+  capacityBytes: number;
+  evictionPolicy?: EvictionPolicyName;
+  limits?: Partial<StoreLimits>;
+  clock?: Clock;
+}
+
+export interface ClientInfo {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+export interface ClientSession extends ClientInfo {
+  readonly id: number;
+  readonly connectTime: number;
+  /** Keys of objects this client holds store references to. */
+  readonly held: Set<string>;
+  /** Keys of unsealed objects this client created. */
+  readonly creating: Set<string>;
+  readonly waiters: Set<GetWaiter>;
+  readonly pendingCreates: Set<PendingCreate>;
+  subscriber: ((notes: NotificationWire[]) => void) | null;
+  bytesCreated: number;
+}
+
+export interface CreateSpec {
+  id: Uint8Array;
+  key: string;
+  dataSize: number;
+  metadataSize: number;
+}
+
+interface PendingCreate {
+  readonly clientId: number;
+  readonly spec: CreateSpec;
+  readonly done: (result: ObjectEntry | PlasmaError) => void;
+  timer: unknown;
+}
+
+export type StoreEvent =
+  | {
+      kind: "object_created" | "object_sealed" | "object_aborted" | "object_deleted" | "object_evicted";
+      entry: ObjectEntry;
+    }
+  | { kind: "client_connected" | "client_disconnected"; client: ClientSession }
+  | { kind: "policy_changed"; from: EvictionPolicyName; to: EvictionPolicyName };
+
+export type StoreEventListener = (event: StoreEvent) => void;
+
+/** Result of a get: the entry for every found object (a reference was granted), null for the rest. */
+export type GetResult = (ObjectEntry | null)[];
+
+export class StoreCore {
+  readonly capacityBytes: number;
+  readonly limits: StoreLimits;
+  readonly counters: StoreCounters = zeroCounters();
+  readonly #allocator: Allocator;
+  readonly #objects = new ObjectTable();
+  readonly #clients = new Map<number, ClientSession>();
+  readonly #waiters = new WaiterRegistry();
+  readonly #createQueue: PendingCreate[] = [];
+  readonly #listeners = new Set<StoreEventListener>();
+  readonly #clock: Clock;
+  #policy: EvictionPolicy;
+  #nextClientId = 1;
+  #nextSealOrder = 1;
+
+  constructor(options: StoreCoreOptions) {
+    if (!Number.isSafeInteger(options.capacityBytes) || options.capacityBytes <= 0) {
+      throw new RangeError(
+        `Store capacity must be a positive integer number of bytes, got ${options.capacityBytes}.`,
+      );
+    }
+    this.capacityBytes = options.capacityBytes;
+    this.limits = { ...defaultLimits(options.capacityBytes), ...options.limits };
+    this.#allocator = new Allocator(options.capacityBytes);
+    this.#policy = createEvictionPolicy(options.evictionPolicy ?? "lru");
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  // ------------------------------------------------------------------ observation
+
+  get allocator(): Allocator {
+    return this.#allocator;
+  }
+  get objects(): ObjectTable {
+    return this.#objects;
+  }
+  get clients(): ReadonlyMap<number, ClientSession> {
+    return this.#clients;
+  }
+  get policy(): EvictionPolicy {
+    return this.#policy;
+  }
+  get waitingGetCount(): number {
+    return this.#waiters.size;
+  }
+  get waitingCreateCount(): number {
+    return this.#createQueue.length;
+  }
+
+  onEvent(listener: StoreEventListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  // ------------------------------------------------------------------ clients
+
+  /** Registers a client; throws if the store is at its client limit. */
+  connectClient(info: ClientInfo): ClientSession {
+    if (this.#clients.size >= this.limits.maxClients) {
+      throw new LimitExceededError(
+        `The store already serves ${this.#clients.size} clients, its limit (--max-clients ${this.limits.maxClients}); try again later or raise the limit.`,
+      );
+    }
+    const session: ClientSession = {
+      ...info,
+      id: this.#nextClientId++,
+      connectTime: this.#clock.now(),
+      held: new Set(),
+      creating: new Set(),
+      waiters: new Set(),
+      pendingCreates: new Set(),
+      subscriber: null,
+      bytesCreated: 0,
+    };
+    this.#clients.set(session.id, session);
+    this.#emit({ kind: "client_connected", client: session });
+    return session;
+  }
+
+  /** Releases everything the client held, aborts its unsealed objects, drops its blocked gets. */
+  disconnectClient(clientId: number): void {
+    const client = this.#clients.get(clientId);
+    if (client === undefined) return;
+    for (const waiter of client.waiters) this.#dropWaiter(waiter);
+    client.waiters.clear();
+    for (const pending of client.pendingCreates) this.#dropPendingCreate(pending);
+    client.pendingCreates.clear();
+    client.subscriber = null;
+    for (const key of [...client.creating]) {
+      const entry = this.#objects.get(key);
+      if (entry !== undefined) this.#abortEntry(client, entry);
+    }
+    for (const key of [...client.held]) {
+      const entry = this.#objects.get(key);
+      if (entry !== undefined) this.#releaseAll(client, entry);
+    }
+    this.#clients.delete(clientId);
+    this.#emit({ kind: "client_disconnected", client });
+    this.#serveCreateQueue();
+  }
+
+  // ------------------------------------------------------------------ create / seal / abort
+
+  /**
+   * Creates an unsealed object held by its creator. Evicts to make room. Throws ObjectExistsError,
+   * StoreFullError, LimitExceededError.
+   */
+  create(clientId: number, spec: CreateSpec): ObjectEntry {
+    const client = this.#client(clientId);
+    this.#checkCreate(spec);
+    const entry = this.#tryCreate(client, spec);
+    if (entry === null) {
+      this.counters.storeFullErrors++;
+      throw this.#storeFull(spec);
+    }
+    return entry;
+  }
+
+  /**
+   * Like create, but when memory is held by others waits up to waitMs (-1: forever) for it to be
+   * released, in FIFO order with other waiting creates. `done` is called exactly once, maybe synchronously.
+   * A create with waitMs 0 never queues.
+   */
+  createOrWait(
+    clientId: number,
+    spec: CreateSpec,
+    waitMs: number,
+    done: (result: ObjectEntry | PlasmaError) => void,
+  ): void {
+    try {
+      if (waitMs === 0) {
+        done(this.create(clientId, spec));
+        return;
+      }
+      const client = this.#client(clientId);
+      this.#checkCreate(spec);
+      if (this.#createQueue.length === 0) {
+        const entry = this.#tryCreate(client, spec);
+        if (entry !== null) {
+          done(entry);
+          return;
+        }
+      }
+      if (client.pendingCreates.size >= this.limits.maxPendingCreatesPerClient) {
+        throw new LimitExceededError(
+          `This client already has ${client.pendingCreates.size} creates waiting for memory (limit ${this.limits.maxPendingCreatesPerClient}).`,
+        );
+      }
+      const pending: PendingCreate = { clientId, spec, done, timer: null };
+      if (waitMs > 0) {
+        pending.timer = this.#clock.setTimeout(() => {
+          if (!this.#removePendingCreate(pending)) return;
+          this.counters.storeFullErrors++;
+          done(this.#storeFull(spec, waitMs));
+        }, waitMs);
+      }
+      client.pendingCreates.add(pending);
+      this.#createQueue.push(pending);
+    } catch (error) {
+      done(asPlasmaError(error));
+    }
+  }
+
+  seal(clientId: number, key: string): ObjectEntry {
+    const client = this.#client(clientId);
+    const entry = this.#objects.get(key);
+    if (entry === undefined || !client.creating.has(key)) {
+      if (entry?.state === "sealed")
+        throw new ObjectAlreadySealedError(`Object ${hexOf(key)} is already sealed.`);
+      throw new ObjectNotFoundError(
+        `Object ${hexOf(key)} is not being created by this client; only its creator can seal it.`,
+      );
+    }
+    client.creating.delete(key);
+    this.#objects.markSealed(entry);
+    entry.constructDurationMs = this.#clock.monotonicMs() - entry.createdAtMs;
+    entry.sealOrder = this.#nextSealOrder++;
+    this.counters.seals++;
+    this.#policy.objectSealed(key, entry.dataSize + entry.metadataSize);
+    this.#emit({ kind: "object_sealed", entry });
+    this.#notify(entry, false);
+    for (const waiter of this.#waiters.sealed(key)) this.#finishWaiter(waiter);
+    return entry;
+  }
+
+  abort(clientId: number, key: string): void {
+    const client = this.#client(clientId);
+    const entry = this.#objects.get(key);
+    if (entry === undefined)
+      throw new ObjectNotFoundError(`Object ${hexOf(key)} does not exist; nothing to abort.`);
+    if (entry.state === "sealed") {
+      throw new ObjectAlreadySealedError(
+        `Object ${hexOf(key)} is sealed; a sealed object cannot be aborted (delete it).`,
+      );
+    }
+    if (!client.creating.has(key)) {
+      throw new ObjectNotFoundError(
+        `Object ${hexOf(key)} is being created by another client; only its creator can abort it.`,
+      );
+    }
+    this.#abortEntry(client, entry);
+    this.#serveCreateQueue();
+  }
+
+  // ------------------------------------------------------------------ get / release
+
+  /**
+   * Waits until every key is sealed or timeoutMs passes (-1 forever, 0 no wait), then calls `done` with
+   * the entries (a reference granted per found entry) and null for the rest. May call done synchronously.
+   */
+  get(clientId: number, keys: readonly string[], timeoutMs: number, done: (result: GetResult) => void): void {
+    const client = this.#client(clientId);
+    if (keys.length > this.limits.maxIdsPerRequest) {
+      throw new LimitExceededError(
+        `${keys.length} ids in one get is over the limit of ${this.limits.maxIdsPerRequest}.`,
+      );
+    }
+    const unsealed: string[] = [];
+    for (const key of keys) if (this.#objects.get(key)?.state !== "sealed") unsealed.push(key);
+    if (unsealed.length === 0 || timeoutMs === 0) {
+      done(this.#grant(client, keys));
+      return;
+    }
+    if (client.waiters.size >= this.limits.maxPendingGetsPerClient) {
+      throw new LimitExceededError(
+        `This client already has ${client.waiters.size} gets waiting (limit ${this.limits.maxPendingGetsPerClient}); wait for some to finish.`,
+      );
+    }
+    const waiter: GetWaiter = new GetWaiter(clientId, keys, unsealed, () => {
+      client.waiters.delete(waiter);
+      if (waiter.timer !== null) this.#clock.clearTimeout(waiter.timer);
+      done(this.#grant(client, keys));
+    });
+    if (timeoutMs > 0) {
+      waiter.timer = this.#clock.setTimeout(() => {
+        waiter.timer = null;
+        if (this.#waiters.remove(waiter)) {
+          this.counters.getTimeouts++;
+          waiter.complete();
+        }
+      }, timeoutMs);
+    }
+    client.waiters.add(waiter);
+    this.#waiters.add(waiter);
+  }
+
+  /** Metadata entries without granting references (the server copies the bytes). */
+  lookupSealed(keys: readonly string[]): (ObjectEntry | null)[] {
+    return keys.map((key) => {
+      const entry = this.#objects.get(key);
+      return entry !== undefined && entry.state === "sealed" ? entry : null;
+    });
+  }
+
+  /** Gives back `count` store references of this client to the object. */
+  release(clientId: number, key: string, count: number): void {
+    const client = this.#client(clientId);
+    const entry = this.#objects.get(key);
+    const held = entry?.holders.get(clientId) ?? 0;
+    if (entry === undefined || held === 0) {
+      throw new ObjectNotFoundError(
+        `This client holds no reference to object ${hexOf(key)}; nothing to release.`,
+      );
+    }
+    if (entry.state !== "sealed") {
+      throw new ObjectNotSealedError(
+        `Object ${hexOf(key)} is not sealed yet; seal or abort it instead of releasing it.`,
+      );
+    }
+    if (count > held) {
+      throw new ObjectNotFoundError(
+        `This client holds ${held} references to object ${hexOf(key)}, cannot release ${count}.`,
+      );
+    }
+    this.counters.releases += count;
+    entry.lastAccessTime = this.#clock.now();
+    if (count < held) {
+      entry.holders.set(clientId, held - count);
+      return;
+    }
+    this.#dropHolder(client, entry);
+  }
+
+  // ------------------------------------------------------------------ contains / delete / evict / list
+
+  contains(key: string): boolean {
+    return this.#objects.get(key)?.state === "sealed";
+  }
+
+  /** Deletes sealed unreferenced objects now, the rest when their last reference goes. Returns the count deleted now. */
+  delete(keys: readonly string[]): number {
+    if (keys.length > this.limits.maxIdsPerRequest) {
+      throw new LimitExceededError(
+        `${keys.length} ids in one delete is over the limit of ${this.limits.maxIdsPerRequest}.`,
+      );
+    }
+    let deletedNow = 0;
+    for (const key of keys) {
+      const entry = this.#objects.get(key);
+      if (entry === undefined) continue;
+      if (entry.state === "sealed" && refCountOf(entry) === 0) {
+        this.#removeEntry(entry, "object_deleted");
+        deletedNow++;
+      } else {
+        entry.deletePending = true;
+      }
+    }
+    if (deletedNow > 0) this.#serveCreateQueue();
+    return deletedNow;
+  }
+
+  /** Evicts sealed unreferenced objects in policy order until at least `bytes` are freed; returns bytes freed. */
+  evict(bytes: number): number {
+    const freed = this.#evict(bytes);
+    if (freed > 0) this.#serveCreateQueue();
+    return freed;
+  }
+
+  /** Every object, in create order. */
+  list(): ObjectEntry[] {
+    return [...this.#objects.values()];
+  }
+
+  /** The entry of a sealed object, for hashing and reading; throws if absent or unsealed. */
+  sealedEntry(key: string): ObjectEntry {
+    const entry = this.#objects.get(key);
+    if (entry === undefined) throw new ObjectNotFoundError(`Object ${hexOf(key)} is not in the store.`);
+    if (entry.state !== "sealed") throw new ObjectNotSealedError(`Object ${hexOf(key)} is not sealed yet.`);
+    return entry;
+  }
+
+  // ------------------------------------------------------------------ subscribe
+
+  /** Sends existing sealed objects (in seal order), then every seal and removal, to the client's sink. */
+  subscribe(clientId: number, sink: (notes: NotificationWire[]) => void): void {
+    const client = this.#client(clientId);
+    const sealed = [...this.#objects.values()]
+      .filter((e) => e.state === "sealed")
+      .sort((a, b) => a.sealOrder - b.sealOrder);
+    client.subscriber = sink;
+    if (sealed.length > 0) sink(sealed.map((e) => notificationOf(e, false)));
+  }
+
+  // ------------------------------------------------------------------ eviction policy
+
+  setEvictionPolicy(name: EvictionPolicyName): void {
+    const from = this.#policy.name;
+    const next = migratePolicy(this.#policy, name);
+    this.#policy = next;
+    this.#emit({ kind: "policy_changed", from, to: name });
+    this.#serveCreateQueue();
+  }
+
+  // ------------------------------------------------------------------ invariants
+
+  /** Throws if any invariant is broken (allocator, table, references, policy). For tests and the admin plane. */
+  checkInvariants(): void {
+    this.#allocator.checkInvariants();
+    let bytes = 0;
+    let evictableCount = 0;
+    const refsByClient = new Map<number, number>();
+    for (const entry of this.#objects.values()) {
+      bytes += entry.allocatedBytes;
+      if (this.#allocator.blockSizeBytes(entry.offset) !== entry.allocatedBytes) {
+        throw new Error(`invariant: object ${hexOf(entry.key)} block size mismatch`);
+      }
+      for (const [clientId, count] of entry.holders) {
+        const client = this.#clients.get(clientId);
+        if (client === undefined || !client.held.has(entry.key) || count <= 0) {
+          throw new Error(`invariant: object ${hexOf(entry.key)} held by unknown client ${clientId}`);
+        }
+        refsByClient.set(clientId, (refsByClient.get(clientId) ?? 0) + 1);
+      }
+      if (entry.state === "sealed" && refCountOf(entry) === 0) evictableCount++;
+      if (entry.state === "created" && !this.#clients.get(entry.creatorClientId)?.creating.has(entry.key)) {
+        throw new Error(`invariant: unsealed object ${hexOf(entry.key)} has no live creator`);
+      }
+    }
+    if (bytes !== this.#allocator.usedBytes) {
+      throw new Error(
+        `invariant: objects use ${bytes} bytes but the allocator has ${this.#allocator.usedBytes} in use`,
+      );
+    }
+    if (this.#allocator.allocationCount !== this.#objects.size) {
+      throw new Error("invariant: allocation count differs from object count");
+    }
+    for (const client of this.#clients.values()) {
+      if ((refsByClient.get(client.id) ?? 0) !== client.held.size) {
+        throw new Error(`invariant: client ${client.id} held set differs from object holders`);
+      }
+    }
+    if (this.#policy.evictableCount !== evictableCount && this.#policy.name !== "none") {
+      throw new Error(
+        `invariant: policy has ${this.#policy.evictableCount} evictable objects, table has ${evictableCount}`,
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  #client(clientId: number): ClientSession {
+    const client = this.#clients.get(clientId);
+    if (client === undefined) throw new PlasmaError(`Unknown client ${clientId}.`);
+    return client;
+  }
+
+  #checkCreate(spec: CreateSpec): void {
+    const total = spec.dataSize + spec.metadataSize;
+    if (spec.metadataSize > this.limits.maxMetadataBytes) {
+      throw new LimitExceededError(
+        `Metadata of ${spec.metadataSize} bytes is over the limit of ${this.limits.maxMetadataBytes}.`,
+      );
+    }
+    if (total > this.capacityBytes) {
+      this.counters.storeFullErrors++;
+      throw new StoreFullError(
+        `Object ${hexOf(spec.key)} needs ${total} bytes, more than the store's whole capacity of ${this.capacityBytes}; start plasma_store with a larger -m.`,
+      );
+    }
+    if (total > this.limits.maxObjectBytes) {
+      throw new LimitExceededError(
+        `Object of ${total} bytes is over the store's maximum object size of ${this.limits.maxObjectBytes}.`,
+      );
+    }
+    if (this.#objects.has(spec.key)) {
+      throw new ObjectExistsError(
+        `Object ${hexOf(spec.key)} already exists in the store; pick another id or delete it first.`,
+      );
+    }
+  }
+
+  /** Allocates (evicting if it helps) and records the entry; null if it cannot fit now. */
+  #tryCreate(client: ClientSession, spec: CreateSpec): ObjectEntry | null {
+    const total = spec.dataSize + spec.metadataSize;
+    let offset = this.#allocator.allocate(total);
+    if (offset === null) {
+      if (this.#allocator.freeBytes + this.#policy.evictableBytes < total) return null;
+      while (offset === null) {
+        const victims = this.#policy.chooseVictims(1);
+        const victim = victims.length > 0 ? this.#objects.get(victims[0] as string) : undefined;
+        if (victim === undefined) return null;
+        this.#removeEntry(victim, "object_evicted");
+        offset = this.#allocator.allocate(total);
+      }
+    }
+    const now = this.#clock.now();
+    const entry: ObjectEntry = {
+      key: spec.key,
+      id: spec.id.slice(),
+      offset,
+      dataSize: spec.dataSize,
+      metadataSize: spec.metadataSize,
+      allocatedBytes: this.#allocator.blockSizeBytes(offset),
+      state: "created",
+      creatorClientId: client.id,
+      holders: new Map([[client.id, 1]]),
+      createTime: now,
+      createdAtMs: this.#clock.monotonicMs(),
+      constructDurationMs: -1,
+      lastAccessTime: now,
+      accessCount: 1,
+      sealOrder: 0,
+      deletePending: false,
+    };
+    this.#objects.add(entry);
+    client.held.add(spec.key);
+    client.creating.add(spec.key);
+    client.bytesCreated += total;
+    this.counters.creates++;
+    this.#emit({ kind: "object_created", entry });
+    return entry;
+  }
+
+  #storeFull(spec: CreateSpec, waitedMs = 0): StoreFullError {
+    const total = spec.dataSize + spec.metadataSize;
+    const waited = waitedMs > 0 ? ` after waiting ${waitedMs} ms` : "";
+    return new StoreFullError(
+      `No room for object ${hexOf(spec.key)} of ${total} bytes${waited}: ${this.#allocator.freeBytes} of ${this.capacityBytes} bytes free (largest free block ${this.#allocator.largestFreeBlockBytes}), ${this.#policy.evictableBytes} evictable. Release or delete objects, or start plasma_store with a larger -m.`,
+    );
+  }
+
+  #serveCreateQueue(): void {
+    while (this.#createQueue.length > 0) {
+      const pending = this.#createQueue[0] as PendingCreate;
+      const client = this.#clients.get(pending.clientId);
+      if (client === undefined) {
+        this.#createQueue.shift();
+        continue;
+      }
+      if (this.#objects.has(pending.spec.key)) {
+        this.#removePendingCreate(pending);
+        pending.done(
+          new ObjectExistsError(
+            `Object ${hexOf(pending.spec.key)} was created by another client while this create waited for memory.`,
+          ),
+        );
+        continue;
+      }
+      const entry = this.#tryCreate(client, pending.spec);
+      if (entry === null) return;
+      this.#removePendingCreate(pending);
+      pending.done(entry);
+    }
+  }
+
+  #removePendingCreate(pending: PendingCreate): boolean {
+    const index = this.#createQueue.indexOf(pending);
+    if (index < 0) return false;
+    this.#createQueue.splice(index, 1);
+    this.#clients.get(pending.clientId)?.pendingCreates.delete(pending);
+    if (pending.timer !== null) this.#clock.clearTimeout(pending.timer);
+    return true;
+  }
+
+  #dropPendingCreate(pending: PendingCreate): void {
+    const index = this.#createQueue.indexOf(pending);
+    if (index >= 0) this.#createQueue.splice(index, 1);
+    if (pending.timer !== null) this.#clock.clearTimeout(pending.timer);
+  }
+
+  #grant(client: ClientSession, keys: readonly string[]): GetResult {
+    const now = this.#clock.now();
+    const result: GetResult = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const entry = this.#objects.get(key);
+      if (entry === undefined || entry.state !== "sealed") {
+        this.counters.getMisses++;
+        result[i] = null;
+        continue;
+      }
+      this.counters.getHits++;
+      const held = entry.holders.get(client.id) ?? 0;
+      if (held === 0) client.held.add(key);
+      this.#policy.accessBegan(key);
+      entry.holders.set(client.id, held + 1);
+      entry.lastAccessTime = now;
+      entry.accessCount++;
+      result[i] = entry;
+    }
+    return result;
+  }
+
+  #finishWaiter(waiter: GetWaiter): void {
+    waiter.complete();
+  }
+
+  #dropWaiter(waiter: GetWaiter): void {
+    this.#waiters.remove(waiter);
+    if (waiter.timer !== null) this.#clock.clearTimeout(waiter.timer);
+  }
+
+  /** The client stops holding the object entirely. */
+  #dropHolder(client: ClientSession, entry: ObjectEntry): void {
+    entry.holders.delete(client.id);
+    client.held.delete(entry.key);
+    if (entry.holders.size > 0) return;
+    if (entry.deletePending && entry.state === "sealed") {
+      this.#removeEntry(entry, "object_deleted");
+    } else {
+      this.#policy.accessEnded(entry.key);
+    }
+    this.#serveCreateQueue();
+  }
+
+  #releaseAll(client: ClientSession, entry: ObjectEntry): void {
+    this.counters.releases += entry.holders.get(client.id) ?? 0;
+    this.#dropHolder(client, entry);
+  }
+
+  #abortEntry(client: ClientSession, entry: ObjectEntry): void {
+    client.creating.delete(entry.key);
+    client.held.delete(entry.key);
+    entry.holders.delete(client.id);
+    this.counters.aborts++;
+    this.#removeEntry(entry, "object_aborted");
+  }
+
+  #evict(bytes: number): number {
+    let freed = 0;
+    for (const key of this.#policy.chooseVictims(bytes)) {
+      const entry = this.#objects.get(key);
+      if (entry === undefined) continue;
+      freed += entry.dataSize + entry.metadataSize;
+      this.#removeEntry(entry, "object_evicted");
+    }
+    return freed;
+  }
+
+  #removeEntry(entry: ObjectEntry, kind: "object_deleted" | "object_evicted" | "object_aborted"): void {
+    this.#objects.remove(entry);
+    this.#allocator.free(entry.offset);
+    this.#policy.objectRemoved(entry.key);
+    for (const clientId of entry.holders.keys()) this.#clients.get(clientId)?.held.delete(entry.key);
+    if (kind === "object_evicted") {
+      this.counters.evictions++;
+      this.counters.evictedBytes += entry.dataSize + entry.metadataSize;
+    } else if (kind === "object_deleted") {
+      this.counters.deletes++;
+    }
+    this.#emit({ kind, entry });
+    if (entry.state === "sealed") this.#notify(entry, true);
+  }
+
+  #notify(entry: ObjectEntry, deleted: boolean): void {
+    const note = notificationOf(entry, deleted);
+    for (const client of this.#clients.values()) client.subscriber?.([note]);
+  }
+
+  #emit(event: StoreEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+}
+
+function notificationOf(entry: ObjectEntry, deleted: boolean): NotificationWire {
+  return { id: entry.id, dataSize: entry.dataSize, metadataSize: entry.metadataSize, deleted };
+}
+
+export function hexOf(key: string): string {
+  let hex = "";
+  for (let i = 0; i < key.length; i++) hex += key.charCodeAt(i).toString(16).padStart(2, "0");
+  return hex;
+}
+
+function asPlasmaError(error: unknown): PlasmaError {
+  if (error instanceof PlasmaError) return error;
+  return new PlasmaError(error instanceof Error ? error.message : String(error));
+}
