@@ -178,7 +178,7 @@ export class StoreServer {
       sendFd(fdOf(socket), this.#options.arena.fd, welcome.bytes.subarray(0, welcome.length));
     } catch (error) {
       this.#log.warn(
-        { clientId: conn.clientId, pid: cred.pid, err: (error as Error).message },
+        { clientId: conn.clientId, peerPid: cred.pid, err: (error as Error).message },
         "could not send the arena fd",
       );
       socket.end();
@@ -216,7 +216,7 @@ export class StoreServer {
   #protocolViolation(socket: ConnSocket, conn: Connection, error: unknown): void {
     const err = error instanceof PlasmaError ? error : new ProtocolError(String(error));
     this.#log.warn(
-      { clientId: conn.clientId, pid: conn.pid, err: err.message },
+      { clientId: conn.clientId, peerPid: conn.pid, err: err.message },
       "protocol violation; closing the connection",
     );
     encodeErrorReply(conn.out, 0, 0, err);
@@ -245,7 +245,7 @@ export class StoreServer {
     conn.backlogBytes += bytes.length;
     if (conn.backlogBytes > MAX_PENDING_OUTPUT_BYTES) {
       this.#log.warn(
-        { clientId: conn.clientId, pid: conn.pid, backlogBytes: conn.backlogBytes },
+        { clientId: conn.clientId, peerPid: conn.pid, backlogBytes: conn.backlogBytes },
         "client reads too slowly; closing",
       );
       conn.backlog = [];
