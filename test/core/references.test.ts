@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { connect, ObjectID, type PlasmaClient, PlasmaConnectionError } from "../../src/client/index.ts";
+import { PROTOCOL_VERSION } from "../../src/protocol/limits.ts";
+import { type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
+
+let store: StoreProcess;
+let client: PlasmaClient;
+
+beforeAll(async () => {
+  store = await startStoreProcess({ memory: "16MiB" });
+  client = await connect(store.socketPath);
+});
+
+afterAll(async () => {
+  await client.disconnect();
+  expect(await store.stop()).toBe(0);
+});
+
+async function refCount(id: ObjectID): Promise<number | undefined> {
+  return (await client.list()).find((o) => o.id.equals(id))?.refCount;
+}
+
+async function collectUntil(condition: () => Promise<boolean>): Promise<boolean> {
+  for (let i = 0; i < 50; i++) {
+    Bun.gc(true);
+    await Bun.sleep(10);
+    if (await condition()) return true;
+  }
+  return false;
+}
+
+test("a garbage-collected buffer releases its reference", async () => {
+  const id = ObjectID.fromRandom();
+  await client.createAndSeal(id, new Uint8Array(100).fill(1));
+  await (async () => {
+    const [view] = await client.getBuffers([id]);
+    expect(view?.[0]).toBe(1);
+  })();
+  expect(await refCount(id)).toBe(1);
+  expect(await collectUntil(async () => (await refCount(id)) === 0)).toBe(true);
+  expect(client.heldObjectCount).toBe(0);
+});
+
+test("many buffers of one object cost one store reference; release ends one at a time", async () => {
+  const id = ObjectID.fromRandom();
+  await client.createAndSeal(id, new Uint8Array(10));
+  const views = [];
+  for (let i = 0; i < 5; i++) views.push(...(await client.getBuffers([id])));
+  expect(await refCount(id)).toBe(1);
+  for (let i = 0; i < 4; i++) await client.release(id);
+  expect(await refCount(id)).toBe(1);
+  await client.release(id);
+  expect(await refCount(id)).toBe(0);
+  expect(views.length).toBe(5);
+});
+
+test("a view derived from a buffer keeps the object referenced", async () => {
+  const id = ObjectID.fromRandom();
+  await client.createAndSeal(id, new Uint8Array(64).fill(3));
+  const derived = await (async () => {
+    const [view] = await client.getBuffers([id]);
+    return new Uint32Array((view as Uint8Array).buffer, 0, 4);
+  })();
+  for (let i = 0; i < 5; i++) {
+    Bun.gc(true);
+    await Bun.sleep(10);
+  }
+  expect(await refCount(id)).toBe(1);
+  expect(derived[0]).toBe(0x03030303);
+});
+
+test("the creator's buffer becomes a reference at seal; collecting it before seal changes nothing", async () => {
+  const kept = ObjectID.fromRandom();
+  const buffer = await client.create(kept, 8);
+  buffer.fill(5);
+  await client.seal(kept);
+  expect(await refCount(kept)).toBe(1);
+  await client.release(kept);
+  expect(await refCount(kept)).toBe(0);
+
+  const dropped = ObjectID.fromRandom();
+  await (async () => {
+    (await client.create(dropped, 8)).fill(6);
+  })();
+  for (let i = 0; i < 5; i++) {
+    Bun.gc(true);
+    await Bun.sleep(10);
+  }
+  expect((await client.list()).find((o) => o.id.equals(dropped))?.state).toBe("created");
+  await client.seal(dropped);
+  expect(await collectUntil(async () => (await refCount(dropped)) === 0)).toBe(true);
+  const [view] = await client.getBuffers([dropped]);
+  expect([...(view as Uint8Array)]).toEqual(new Array(8).fill(6));
+  await client.release(dropped);
+});
+
+test("a malformed frame closes only that connection; the store and other clients carry on", async () => {
+  const before = store.output().length;
+  let closed = false;
+  const raw = await Bun.connect({
+    unix: store.socketPath,
+    socket: {
+      data() {},
+      close() {
+        closed = true;
+      },
+    },
+  });
+  await Bun.sleep(50);
+  // A header announcing a 4 GiB body.
+  raw.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0, 1, 0, 0, 0]));
+  for (let i = 0; i < 100 && !closed; i++) await Bun.sleep(10);
+  expect(closed).toBe(true);
+  expect(store.output().slice(before)).toContain("protocol violation");
+  expect(await client.get(await client.put("fine"))).toBe("fine");
+});
+
+test("a request before Hello and a protocol version mismatch are refused with a clear error", async () => {
+  const replies: Uint8Array[] = [];
+  const talk = async (frame: Uint8Array) => {
+    let closed = false;
+    const raw = await Bun.connect({
+      unix: store.socketPath,
+      socket: {
+        data(_s, d) {
+          replies.push(new Uint8Array(d));
+        },
+        close() {
+          closed = true;
+        },
+      },
+    });
+    await Bun.sleep(50);
+    raw.write(frame);
+    for (let i = 0; i < 100 && !closed; i++) await Bun.sleep(10);
+    return closed;
+  };
+  const hello = new Uint8Array(18);
+  const view = new DataView(hello.buffer);
+  view.setUint32(0, 6, true);
+  view.setUint16(4, 1, true);
+  view.setUint32(8, 1, true);
+  view.setUint16(12, PROTOCOL_VERSION + 1, true);
+  expect(await talk(hello)).toBe(true);
+  expect(store.output()).toContain(`the client speaks version ${PROTOCOL_VERSION + 1}`);
+  const contains = new Uint8Array(32);
+  new DataView(contains.buffer).setUint32(0, 20, true);
+  new DataView(contains.buffer).setUint16(4, 9, true);
+  expect(await talk(contains)).toBe(true);
+  expect(store.output()).toContain("The first frame must be Hello");
+  expect(Buffer.concat(replies).toString("latin1")).toContain("Protocol version mismatch");
+});
+
+test("calls after disconnect fail with PlasmaConnectionError", async () => {
+  const other = await connect(store.socketPath);
+  await other.disconnect();
+  await expect(other.contains(ObjectID.fromRandom())).rejects.toBeInstanceOf(PlasmaConnectionError);
+});
