@@ -24,24 +24,36 @@ function reserveHugePages(): (() => void) | null {
 
 const restore = reserveHugePages();
 
-test.skipIf(restore === null)("-h backs the arena with 2 MiB huge pages and sizes round up to 2 MiB", async () => {
-  try {
-    const store = await startStoreProcess({ memory: "3MiB", args: ["-h"] });
+test.skipIf(restore === null)(
+  "-h backs the arena with 2 MiB huge pages and sizes round up to 2 MiB",
+  async () => {
     try {
-      const start = JSON.parse(store.output().split("\n").find((l) => l.includes("plasma_store started")) as string);
-      expect(start).toMatchObject({ hugePages: true, arenaBytes: 4 * 1024 * 1024, capacityBytes: 3 * 1024 * 1024 });
-      const client = await connect(store.socketPath);
-      const id = ObjectID.fromRandom();
-      const buffer = await client.create(id, 2 * 1024 * 1024);
-      buffer.fill(0xaa);
-      await client.seal(id);
-      const [view] = await client.getBuffers([id]);
-      expect(view?.every((v) => v === 0xaa)).toBe(true);
-      await client.disconnect();
+      const store = await startStoreProcess({ memory: "3MiB", args: ["-h"] });
+      try {
+        const start = JSON.parse(
+          store
+            .output()
+            .split("\n")
+            .find((l) => l.includes("plasma_store started")) as string,
+        );
+        expect(start).toMatchObject({
+          hugePages: true,
+          arenaBytes: 4 * 1024 * 1024,
+          capacityBytes: 3 * 1024 * 1024,
+        });
+        const client = await connect(store.socketPath);
+        const id = ObjectID.fromRandom();
+        const buffer = await client.create(id, 2 * 1024 * 1024);
+        buffer.fill(0xaa);
+        await client.seal(id);
+        const [view] = await client.getBuffers([id]);
+        expect(view?.every((v) => v === 0xaa)).toBe(true);
+        await client.disconnect();
+      } finally {
+        expect(await store.stop()).toBe(0);
+      }
     } finally {
-      expect(await store.stop()).toBe(0);
+      restore?.();
     }
-  } finally {
-    restore?.();
-  }
-});
+  },
+);

@@ -291,7 +291,11 @@ describe("StoreCore invariants (property-based)", () => {
   const n = fc.integer({ min: 0, max: 11 });
   const op: fc.Arbitrary<Op> = fc.oneof(
     fc.record({ kind: fc.constant("create" as const), client, n, size: fc.integer({ min: 0, max: 600 }) }),
-    fc.record({ kind: fc.constantFrom("seal" as const, "abort" as const, "release" as const, "delete" as const), client, n }),
+    fc.record({
+      kind: fc.constantFrom("seal" as const, "abort" as const, "release" as const, "delete" as const),
+      client,
+      n,
+    }),
     fc.record({ kind: fc.constant("get" as const), client, n, timeoutMs: fc.constantFrom(-1, 0, 10) }),
     fc.record({ kind: fc.constant("evict" as const), bytes: fc.integer({ min: 1, max: 1500 }) }),
     fc.record({ kind: fc.constant("tick" as const), ms: fc.integer({ min: 1, max: 20 }) }),
@@ -300,55 +304,59 @@ describe("StoreCore invariants (property-based)", () => {
 
   test("any sequence of operations keeps allocator, table, references and policy consistent", () => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 120 }), fc.constantFrom("lru", "fifo", "lfu", "none"), (ops, policy) => {
-        const clock = new FakeClock();
-        const core = new StoreCore({ capacityBytes: 2000, clock, evictionPolicy: policy as "lru" });
-        const clients = [0, 1, 2].map(() => core.connectClient(CRED).id);
-        for (const o of ops) {
-          try {
-            switch (o.kind) {
-              case "create":
-                core.create(clients[o.client] as number, spec(o.n, o.size));
-                break;
-              case "seal":
-                core.seal(clients[o.client] as number, spec(o.n).key);
-                break;
-              case "abort":
-                core.abort(clients[o.client] as number, spec(o.n).key);
-                break;
-              case "release":
-                core.release(clients[o.client] as number, spec(o.n).key, 1);
-                break;
-              case "delete":
-                core.delete([spec(o.n).key]);
-                break;
-              case "get":
-                core.get(clients[o.client] as number, [spec(o.n).key], o.timeoutMs, () => {});
-                break;
-              case "evict":
-                core.evict(o.bytes);
-                break;
-              case "tick":
-                clock.advance(o.ms);
-                break;
-              case "reconnect":
-                core.disconnectClient(clients[o.client] as number);
-                clients[o.client] = core.connectClient(CRED).id;
-                break;
+      fc.property(
+        fc.array(op, { maxLength: 120 }),
+        fc.constantFrom("lru", "fifo", "lfu", "none"),
+        (ops, policy) => {
+          const clock = new FakeClock();
+          const core = new StoreCore({ capacityBytes: 2000, clock, evictionPolicy: policy as "lru" });
+          const clients = [0, 1, 2].map(() => core.connectClient(CRED).id);
+          for (const o of ops) {
+            try {
+              switch (o.kind) {
+                case "create":
+                  core.create(clients[o.client] as number, spec(o.n, o.size));
+                  break;
+                case "seal":
+                  core.seal(clients[o.client] as number, spec(o.n).key);
+                  break;
+                case "abort":
+                  core.abort(clients[o.client] as number, spec(o.n).key);
+                  break;
+                case "release":
+                  core.release(clients[o.client] as number, spec(o.n).key, 1);
+                  break;
+                case "delete":
+                  core.delete([spec(o.n).key]);
+                  break;
+                case "get":
+                  core.get(clients[o.client] as number, [spec(o.n).key], o.timeoutMs, () => {});
+                  break;
+                case "evict":
+                  core.evict(o.bytes);
+                  break;
+                case "tick":
+                  clock.advance(o.ms);
+                  break;
+                case "reconnect":
+                  core.disconnectClient(clients[o.client] as number);
+                  clients[o.client] = core.connectClient(CRED).id;
+                  break;
+              }
+            } catch (error) {
+              if (!(error instanceof Error) || !("code" in error)) throw error;
             }
-          } catch (error) {
-            if (!(error instanceof Error) || !("code" in error)) throw error;
+            core.checkInvariants();
+            expect(core.allocator.usedBytes).toBeLessThanOrEqual(2000);
           }
+          for (const id of clients) core.disconnectClient(id);
           core.checkInvariants();
-          expect(core.allocator.usedBytes).toBeLessThanOrEqual(2000);
-        }
-        for (const id of clients) core.disconnectClient(id);
-        core.checkInvariants();
-        for (const entry of core.objects.values()) {
-          expect(entry.state).toBe("sealed");
-          expect(entry.holders.size).toBe(0);
-        }
-      }),
+          for (const entry of core.objects.values()) {
+            expect(entry.state).toBe("sealed");
+            expect(entry.holders.size).toBe(0);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
