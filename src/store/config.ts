@@ -1,6 +1,9 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { DEFAULT_MAX_IDS_PER_REQUEST, DEFAULT_MAX_METADATA_BYTES } from "../protocol/limits.ts";
 import { EVICTION_POLICY_NAMES, type EvictionPolicyName } from "./eviction/policy.ts";
 import { DEFAULT_SOCKET_PATH, type StoreOptions } from "./index.ts";
+import type { StoreLimits } from "./limits.ts";
 
 /** Capacity when neither -m nor PLASMA_MEMORY is given. The arena costs nothing until pages are touched. */
 export const DEFAULT_MEMORY_BYTES = 1024 ** 3;
@@ -16,6 +19,14 @@ export const USAGE = `Usage: plasma_store [options]
       --eviction POLICY    eviction policy: ${EVICTION_POLICY_NAMES.join(", ")} (default lru)
       --max-clients N      refuse clients beyond N (default 1024)
       --allow-uid UIDS     comma-separated uids allowed to connect (checked with SO_PEERCRED)
+      --socket-mode MODE   permissions of the socket file, octal (default 0600: only the store's user)
+      --socket-group GROUP group (name or gid) that owns the socket file; with --socket-mode 0660 it
+                           lets that group connect
+      --max-object-size BYTES   largest object, data + metadata (default: the capacity)
+      --max-metadata-size BYTES largest metadata of one object (default 1MiB)
+      --max-ids-per-request N   ids in one get, getMetadata or delete (default 100000)
+      --max-pending-gets N      gets one client may have blocked at once (default 1024)
+      --max-pending-creates N   creates one client may have waiting for memory at once (default 64)
       --help               print this help
 
 Environment: PLASMA_MEMORY, PLASMA_SOCKET, PLASMA_DIRECTORY, PLASMA_HUGE_PAGES=1, PLASMA_EVICTION,
@@ -99,8 +110,12 @@ export function parseCli(
     const maxClients = Number(v["max-clients"]);
     if (!Number.isSafeInteger(maxClients) || maxClients < 1)
       throw new UsageError("--max-clients takes a positive integer.");
-    options.limits = { maxClients };
+    options.limits = { ...options.limits, maxClients };
   }
+  const limits = parseLimitFlags(v);
+  if (Object.keys(limits).length > 0) options.limits = { ...options.limits, ...limits };
+  if (v["socket-mode"] !== undefined) options.socketMode = parseSocketMode(v["socket-mode"]);
+  if (v["socket-group"] !== undefined) options.socketGroup = parseSocketGroup(v["socket-group"]);
   if (v["allow-uid"] !== undefined) {
     const uids = v["allow-uid"].split(",").map((s) => Number(s.trim()));
     if (uids.some((u) => !Number.isSafeInteger(u) || u < 0))
@@ -123,9 +138,88 @@ function parseArgsStrict(argv: readonly string[]) {
       eviction: { type: "string" },
       "max-clients": { type: "string" },
       "allow-uid": { type: "string" },
+      "socket-mode": { type: "string" },
+      "socket-group": { type: "string" },
+      "max-object-size": { type: "string" },
+      "max-metadata-size": { type: "string" },
+      "max-ids-per-request": { type: "string" },
+      "max-pending-gets": { type: "string" },
+      "max-pending-creates": { type: "string" },
       help: { type: "boolean" },
     },
   });
   if (positionals.length > 0) throw new Error(`Unexpected argument ${JSON.stringify(positionals[0])}.`);
   return { values };
+}
+
+/** The limit flags (--max-object-size, --max-metadata-size, --max-ids-per-request, --max-pending-*). */
+function parseLimitFlags(v: Record<string, string | boolean | undefined>): Partial<StoreLimits> {
+  const limits: Partial<StoreLimits> = {};
+  const text = (flag: string): string | undefined => {
+    const value = v[flag];
+    return typeof value === "string" ? value : undefined;
+  };
+  const count = (flag: string): number | undefined => {
+    const value = text(flag);
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${flag} takes a positive integer.`);
+    return n;
+  };
+  const objectSize = text("max-object-size");
+  if (objectSize !== undefined) limits.maxObjectBytes = parseBytes(objectSize, "--max-object-size");
+  const metadataSize = text("max-metadata-size");
+  if (metadataSize !== undefined) {
+    limits.maxMetadataBytes = parseBytes(metadataSize, "--max-metadata-size");
+    if (limits.maxMetadataBytes > DEFAULT_MAX_METADATA_BYTES) {
+      throw new UsageError(
+        `--max-metadata-size can lower the limit of ${DEFAULT_MAX_METADATA_BYTES} bytes, not raise it.`,
+      );
+    }
+  }
+  const ids = count("max-ids-per-request");
+  if (ids !== undefined) {
+    if (ids > DEFAULT_MAX_IDS_PER_REQUEST) {
+      throw new UsageError(
+        `--max-ids-per-request can lower the limit of ${DEFAULT_MAX_IDS_PER_REQUEST}, not raise it.`,
+      );
+    }
+    limits.maxIdsPerRequest = ids;
+  }
+  const gets = count("max-pending-gets");
+  if (gets !== undefined) limits.maxPendingGetsPerClient = gets;
+  const creates = count("max-pending-creates");
+  if (creates !== undefined) limits.maxPendingCreatesPerClient = creates;
+  return limits;
+}
+
+/** An octal mode such as 0600, 660 or 0o660, at most 0777. */
+export function parseSocketMode(text: string): number {
+  const match = /^(?:0o?)?([0-7]{1,4})$/.exec(text.trim());
+  const mode = match === null ? Number.NaN : Number.parseInt(match[1] as string, 8);
+  if (!Number.isInteger(mode) || mode > 0o777) {
+    throw new UsageError(
+      `--socket-mode takes octal permissions like 0600 or 0660, got ${JSON.stringify(text)}.`,
+    );
+  }
+  return mode;
+}
+
+/** A gid, or a group name looked up in /etc/group. */
+export function parseSocketGroup(text: string): number {
+  const trimmed = text.trim();
+  if (/^[0-9]+$/.test(trimmed)) return Number(trimmed);
+  let groups = "";
+  try {
+    groups = readFileSync("/etc/group", "utf8");
+  } catch {
+    // No group database: only numeric gids work.
+  }
+  for (const line of groups.split("\n")) {
+    const [name, , gid] = line.split(":");
+    if (name === trimmed && gid !== undefined && /^[0-9]+$/.test(gid)) return Number(gid);
+  }
+  throw new UsageError(
+    `--socket-group: no group named ${JSON.stringify(text)} (give a group name or a gid).`,
+  );
 }

@@ -19,5 +19,16 @@ export function debugString(core: StoreCore): string {
     `creates ${c.creates}, seals ${c.seals}, aborts ${c.aborts}, releases ${c.releases}, deletes ${c.deletes}`,
     `gets: ${c.getHits} hits, ${c.getMisses} misses, ${c.getTimeouts} timeouts`,
     `evictions: ${c.evictions} (${c.evictedBytes} bytes), store-full errors: ${c.storeFullErrors}`,
+    `invariants: ${invariantsOf(core)}`,
   ].join("\n");
+}
+
+/** "ok", or what is broken: allocator accounting, overlapping blocks, references, eviction bookkeeping. */
+function invariantsOf(core: StoreCore): string {
+  try {
+    core.checkInvariants();
+    return "ok";
+  } catch (error) {
+    return `BROKEN: ${(error as Error).message}`;
+  }
 }

@@ -1,4 +1,4 @@
-import { existsSync, unlinkSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, unlinkSync } from "node:fs";
 import {
   type ArenaFile,
   closeFd,
@@ -19,6 +19,8 @@ export type { StoreLimits } from "./limits.ts";
 export { StoreCore } from "./store.ts";
 
 export const DEFAULT_SOCKET_PATH = "/tmp/plasma";
+/** Socket permissions unless told otherwise: only the store's own user may connect. */
+export const DEFAULT_SOCKET_MODE = 0o600;
 
 export interface StoreOptions {
   /** Capacity in bytes (what `-m` takes). */
@@ -33,6 +35,10 @@ export interface StoreOptions {
   limits?: Partial<StoreLimits>;
   /** Uids allowed to connect; absent: everyone who can open the socket. */
   allowUids?: readonly number[];
+  /** Permissions of the socket file (default 0o600: only the store's user can connect). */
+  socketMode?: number;
+  /** Gid that owns the socket file (with socketMode 0o660, that group may connect). */
+  socketGroup?: number;
   logger?: Logger;
 }
 
@@ -84,12 +90,12 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   const server = new StoreServer({
     socketPath,
     core,
-    arena: { fd: arena.fd, address, sizeBytes: arena.sizeBytes },
+    arena: { fd: arena.fd, address, sizeBytes: arena.sizeBytes, sealed: arena.sealed },
     logger: log,
     allowUids: options.allowUids,
   });
   try {
-    server.listen();
+    listenWithMode(server, socketPath, options.socketMode ?? DEFAULT_SOCKET_MODE, options.socketGroup);
   } catch (error) {
     unmap(address, arena.sizeBytes);
     closeFd(arena.fd);
@@ -103,6 +109,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
       directory: arena.path,
       hugePages: arena.hugePages,
       socket: socketPath,
+      socketMode: `0${(options.socketMode ?? DEFAULT_SOCKET_MODE).toString(8)}`,
       eviction: core.policy.name,
     },
     "plasma_store started",
@@ -133,6 +140,38 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
       return stopped;
     },
   };
+}
+
+/**
+ * Creates the socket under a umask that lets nobody but the store's user in, then hands it to the group
+ * and widens it to `mode`: there is no moment when the socket is more open than asked.
+ */
+function listenWithMode(
+  server: StoreServer,
+  socketPath: string,
+  mode: number,
+  gid: number | undefined,
+): void {
+  const previous = process.umask(0o177);
+  try {
+    server.listen();
+  } finally {
+    process.umask(previous);
+  }
+  try {
+    if (gid !== undefined) chownSync(socketPath, -1, gid);
+    chmodSync(socketPath, mode);
+  } catch (error) {
+    server.stop();
+    try {
+      unlinkSync(socketPath);
+    } catch {
+      // Already gone.
+    }
+    throw new PlasmaError(
+      `Could not set the owner group or mode of socket ${socketPath}: ${(error as Error).message}. Check --socket-group and --socket-mode.`,
+    );
+  }
 }
 
 /** A stale socket file is replaced; a live store on the path is an error. */

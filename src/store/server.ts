@@ -1,10 +1,18 @@
+import { fstatSync, ftruncateSync } from "node:fs";
 import type { Socket, UnixSocketListener } from "bun";
 import { peerCredentials, sendBytes, sendFd, viewOf } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
 import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
 import { AccessDeniedError, PlasmaError, ProtocolError } from "../protocol/errors.ts";
 import { FLAG_REPLY, FrameReader } from "../protocol/frame.ts";
-import { MAX_INLINE_DATA_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
+// Frames are decoded against the protocol's own limits; the store's configured (lower) limits are checked
+// by the core, so going past them is a LimitExceededError for that request, not a closed connection.
+import {
+  DEFAULT_MAX_IDS_PER_REQUEST,
+  DEFAULT_MAX_METADATA_BYTES,
+  MAX_INLINE_DATA_BYTES,
+  PROTOCOL_VERSION,
+} from "../protocol/limits.ts";
 import {
   decodeCreate,
   decodeCreateAndSeal,
@@ -42,6 +50,12 @@ export interface ArenaMapping {
   fd: number;
   address: number;
   sizeBytes: number;
+  /**
+   * True when the file carries F_SEAL_SHRINK | F_SEAL_GROW (a memfd): nobody can resize it. A `-d` file
+   * cannot be sealed (Linux seals only memfds), so the server checks its size before it touches the arena
+   * and whenever a client leaves, and restores it if a client resized it.
+   */
+  sealed?: boolean;
 }
 
 export interface StoreServerOptions {
@@ -87,6 +101,9 @@ export class StoreServer {
     this.#core = options.core;
     this.#log = options.logger;
   }
+
+  /** Times a client was caught resizing an unsealed (`-d`) arena file and the size was restored. */
+  arenaResizes = 0;
 
   get connectionCount(): number {
     return this.#sockets.size;
@@ -190,13 +207,19 @@ export class StoreServer {
   #close(socket: ConnSocket): void {
     const conn = socket.data;
     if (conn === undefined || !this.#sockets.delete(socket)) return;
+    this.#guardArena();
     conn.closed = true;
     const session = this.#core.clients.get(conn.clientId);
     const held = session?.held.size ?? 0;
     const creating = session?.creating.size ?? 0;
     this.#core.disconnectClient(conn.clientId);
     this.#log.info(
-      { clientId: conn.clientId, peerPid: conn.pid, releasedObjects: held - creating, abortedObjects: creating },
+      {
+        clientId: conn.clientId,
+        peerPid: conn.pid,
+        releasedObjects: held - creating,
+        abortedObjects: creating,
+      },
       "client disconnected",
     );
   }
@@ -328,7 +351,7 @@ export class StoreServer {
         return;
       }
       case MessageType.Create: {
-        const req = decodeCreate(r, core.limits.maxMetadataBytes);
+        const req = decodeCreate(r, DEFAULT_MAX_METADATA_BYTES);
         r.end("Create");
         // The frame's bytes are reused after this call; a create that waits for memory keeps copies.
         req.id = req.id.slice();
@@ -352,7 +375,7 @@ export class StoreServer {
         return;
       }
       case MessageType.CreateAndSeal: {
-        const req = decodeCreateAndSeal(r, core.limits.maxMetadataBytes, MAX_INLINE_DATA_BYTES);
+        const req = decodeCreateAndSeal(r, DEFAULT_MAX_METADATA_BYTES, MAX_INLINE_DATA_BYTES);
         r.end("CreateAndSeal");
         const key = objectKey(req.id);
         const entry = core.create(clientId, {
@@ -364,7 +387,7 @@ export class StoreServer {
         try {
           this.#writeMetadata(entry, req.metadata);
           if (req.data.length > 0)
-            new Uint8Array(viewOf(this.#options.arena.address, entry.offset, req.data.length)).set(req.data);
+            new Uint8Array(this.#arenaView(entry.offset, req.data.length)).set(req.data);
           core.seal(clientId, key);
           core.release(clientId, key, 1);
         } catch (error) {
@@ -389,7 +412,7 @@ export class StoreServer {
         return;
       }
       case MessageType.Get: {
-        const req = decodeGet(r, core.limits.maxIdsPerRequest);
+        const req = decodeGet(r, DEFAULT_MAX_IDS_PER_REQUEST);
         r.end("Get");
         const keys = req.ids.map(objectKey);
         core.get(clientId, keys, req.timeoutMs, (result) => {
@@ -400,7 +423,7 @@ export class StoreServer {
         return;
       }
       case MessageType.GetMetadata: {
-        const req = decodeGet(r, core.limits.maxIdsPerRequest);
+        const req = decodeGet(r, DEFAULT_MAX_IDS_PER_REQUEST);
         r.end("GetMetadata");
         const keys = req.ids.map(objectKey);
         core.get(clientId, keys, req.timeoutMs, (result) => {
@@ -428,7 +451,7 @@ export class StoreServer {
         return;
       }
       case MessageType.Delete: {
-        const ids = decodeIdList(r, core.limits.maxIdsPerRequest);
+        const ids = decodeIdList(r, DEFAULT_MAX_IDS_PER_REQUEST);
         r.end("Delete");
         encodeU64(out, type, FLAG_REPLY, requestId, core.delete(ids.map(objectKey)));
         return;
@@ -492,26 +515,54 @@ export class StoreServer {
     }
   }
 
+  /** A view of the store's own mapping of the arena, after making sure the file still has its size. */
+  #arenaView(offset: number, lengthBytes: number): ArrayBuffer {
+    this.#guardArena();
+    return viewOf(this.#options.arena.address, offset, lengthBytes);
+  }
+
+  /**
+   * An unsealed (`-d`) arena file can be resized by any client through the descriptor it was given. A
+   * shrunk file would make the store's next access to the lost pages fault (SIGBUS), so the size is
+   * checked and, if a client changed it, restored (lost pages come back zero-filled) with an error logged.
+   */
+  #guardArena(): void {
+    const arena = this.#options.arena;
+    if (arena.sealed === true) return;
+    let sizeBytes: number;
+    try {
+      sizeBytes = fstatSync(arena.fd).size;
+    } catch {
+      return;
+    }
+    if (sizeBytes === arena.sizeBytes) return;
+    this.arenaResizes++;
+    this.#log.error(
+      { expectedBytes: arena.sizeBytes, foundBytes: sizeBytes },
+      "a client resized the arena file; restoring its size (objects in a truncated range lost their contents)",
+    );
+    try {
+      ftruncateSync(arena.fd, arena.sizeBytes);
+    } catch (error) {
+      this.#log.fatal({ err: (error as Error).message }, "could not restore the arena file's size");
+    }
+  }
+
   #writeMetadata(entry: ObjectEntry, metadata: Uint8Array): void {
     if (metadata.length === 0) return;
-    const view = viewOf(this.#options.arena.address, entry.offset + entry.dataSize, metadata.length);
+    const view = this.#arenaView(entry.offset + entry.dataSize, metadata.length);
     new Uint8Array(view).set(metadata);
   }
 
   #metadataCopy(entry: ObjectEntry): Uint8Array {
     if (entry.metadataSize === 0) return new Uint8Array(0);
-    return new Uint8Array(
-      viewOf(this.#options.arena.address, entry.offset + entry.dataSize, entry.metadataSize),
-    ).slice();
+    return new Uint8Array(this.#arenaView(entry.offset + entry.dataSize, entry.metadataSize)).slice();
   }
 
   /** XXH64 of data then metadata (contiguous in the arena), as 8 big-endian bytes. */
   #hash(entry: ObjectEntry): Uint8Array {
     const total = entry.dataSize + entry.metadataSize;
-    const bytes =
-      total === 0
-        ? new Uint8Array(0)
-        : new Uint8Array(viewOf(this.#options.arena.address, entry.offset, total));
+    const bytes = total === 0 ? new Uint8Array(0) : new Uint8Array(this.#arenaView(entry.offset, total));
     const digest = Bun.hash.xxHash64(bytes);
     const out = new Uint8Array(8);
     new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, digest), false);

@@ -294,7 +294,7 @@ export class StoreCore {
     const client = this.#client(clientId);
     if (keys.length > this.limits.maxIdsPerRequest) {
       throw new LimitExceededError(
-        `${keys.length} ids in one get is over the limit of ${this.limits.maxIdsPerRequest}.`,
+        `${keys.length} ids in one get is over the limit of ${this.limits.maxIdsPerRequest} (--max-ids-per-request); split the get into smaller batches.`,
       );
     }
     const unsealed: string[] = [];
@@ -373,7 +373,7 @@ export class StoreCore {
   delete(keys: readonly string[]): number {
     if (keys.length > this.limits.maxIdsPerRequest) {
       throw new LimitExceededError(
-        `${keys.length} ids in one delete is over the limit of ${this.limits.maxIdsPerRequest}.`,
+        `${keys.length} ids in one delete is over the limit of ${this.limits.maxIdsPerRequest} (--max-ids-per-request); split the delete into smaller batches.`,
       );
     }
     let deletedNow = 0;
@@ -490,7 +490,7 @@ export class StoreCore {
     const total = spec.dataSize + spec.metadataSize;
     if (spec.metadataSize > this.limits.maxMetadataBytes) {
       throw new LimitExceededError(
-        `Metadata of ${spec.metadataSize} bytes is over the limit of ${this.limits.maxMetadataBytes}.`,
+        `Metadata of ${spec.metadataSize} bytes is over the limit of ${this.limits.maxMetadataBytes} (--max-metadata-size); keep large data in the object itself.`,
       );
     }
     if (total > this.capacityBytes) {
@@ -501,7 +501,7 @@ export class StoreCore {
     }
     if (total > this.limits.maxObjectBytes) {
       throw new LimitExceededError(
-        `Object of ${total} bytes is over the store's maximum object size of ${this.limits.maxObjectBytes}.`,
+        `Object of ${total} bytes is over the store's maximum object size of ${this.limits.maxObjectBytes} (--max-object-size); split it into smaller objects.`,
       );
     }
     if (this.#objects.has(spec.key)) {
