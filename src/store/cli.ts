@@ -18,6 +18,15 @@ async function main(): Promise<number> {
     return 0;
   }
   const log = createLogger("plasma_store");
+  // Signal handlers go in before the store starts: a SIGTERM that arrives right after "plasma_store
+  // started" is logged must still stop it cleanly (exit 0, socket removed), not kill it.
+  let signalled: NodeJS.Signals | null = null;
+  let onSignal: (signal: NodeJS.Signals) => void = (signal) => {
+    signalled = signal;
+  };
+  const handler = (signal: NodeJS.Signals) => onSignal(signal);
+  process.once("SIGINT", handler);
+  process.once("SIGTERM", handler);
   let store: StoreHandle;
   try {
     store = await startStore({ ...config.options, logger: log });
@@ -34,8 +43,8 @@ async function main(): Promise<number> {
         resolve();
       });
     };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
+    onSignal = stop;
+    if (signalled !== null) stop(signalled);
   });
   return 0;
 }

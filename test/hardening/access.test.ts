@@ -1,0 +1,105 @@
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { chmodSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
+
+setDefaultTimeout(120_000);
+
+/**
+ * The test runs as root and starts client processes as other uids with setpriv (util-linux); the uids
+ * and gids need no passwd entries. The store's temp dir is opened for traversal so only the socket's own
+ * mode and owner decide who gets in.
+ */
+const CONNECT_AS = join(import.meta.dir, "clients/connect-as.ts");
+const OTHER_UID = 4242;
+const ALLOWED_UID = 4244;
+const SOCKET_GID = 4343;
+const isRoot = process.getuid?.() === 0;
+
+interface Outcome {
+  ok?: boolean;
+  uid?: number;
+  error?: string;
+  code?: string;
+  message?: string;
+}
+
+async function connectAs(store: StoreProcess, uid: number | null, groups: number[] = []): Promise<Outcome> {
+  const prefix =
+    uid === null
+      ? []
+      : [
+          "setpriv",
+          `--reuid=${uid}`,
+          `--regid=${uid}`,
+          groups.length > 0 ? `--groups=${groups.join(",")}` : "--clear-groups",
+        ];
+  const proc = Bun.spawn([...prefix, "bun", CONNECT_AS, store.socketPath], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, HOME: "/tmp" },
+  });
+  const [stdout, stderr] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+  ]);
+  await proc.exited;
+  const line = stdout.trim().split("\n").pop() ?? "";
+  if (!line.startsWith("{")) throw new Error(`client printed no result:\n${stdout}\n${stderr}`);
+  return JSON.parse(line) as Outcome;
+}
+
+async function withStore(args: string[], body: (store: StoreProcess) => Promise<void>): Promise<void> {
+  const store = await startStoreProcess({ memory: String(4 * 1024 * 1024), args });
+  chmodSync(store.dir, 0o711);
+  try {
+    await body(store);
+  } finally {
+    expect(await store.stop()).toBe(0);
+  }
+}
+
+describe.skipIf(!isRoot)("access control", () => {
+  test("default socket mode is 0600: another uid cannot connect (a clear PlasmaConnectionError), the owner can", async () => {
+    await withStore([], async (store) => {
+      expect(statSync(store.socketPath).mode & 0o777).toBe(0o600);
+      const other = await connectAs(store, OTHER_UID);
+      expect(other.error).toBe("PlasmaConnectionError");
+      expect(other.message).toContain("EACCES");
+      expect(other.message).toContain(store.socketPath);
+      expect(await connectAs(store, null)).toEqual({ ok: true, uid: 0 });
+    });
+  });
+
+  test("--socket-mode 0660 --socket-group: members of the group connect, others do not", async () => {
+    await withStore(["--socket-mode", "0660", "--socket-group", String(SOCKET_GID)], async (store) => {
+      const st = statSync(store.socketPath);
+      expect(st.mode & 0o777).toBe(0o660);
+      expect(st.gid).toBe(SOCKET_GID);
+      expect(await connectAs(store, OTHER_UID, [SOCKET_GID])).toEqual({ ok: true, uid: OTHER_UID });
+      const outsider = await connectAs(store, OTHER_UID);
+      expect(outsider.error).toBe("PlasmaConnectionError");
+      expect(outsider.message).toContain("EACCES");
+    });
+  });
+
+  test("--socket-group takes a group name", async () => {
+    await withStore(["--socket-mode", "660", "--socket-group", "nogroup"], async (store) => {
+      expect(statSync(store.socketPath).gid).toBe(65534);
+    });
+  });
+
+  test("--allow-uid: a uid not on the list gets AccessDeniedError and the store logs it; listed uids get in", async () => {
+    await withStore(["--socket-mode", "0666", "--allow-uid", `0,${ALLOWED_UID}`], async (store) => {
+      expect(statSync(store.socketPath).mode & 0o777).toBe(0o666);
+      const refused = await connectAs(store, OTHER_UID);
+      expect(refused.error).toBe("AccessDeniedError");
+      expect(refused.code).toBe("ACCESS_DENIED");
+      expect(refused.message).toContain(`uid ${OTHER_UID} is not allowed`);
+      const line = await store.waitForOutput(new RegExp(`.*"peerUid":${OTHER_UID}.*client refused.*`));
+      expect(line).toContain("is not allowed");
+      expect(await connectAs(store, ALLOWED_UID)).toEqual({ ok: true, uid: ALLOWED_UID });
+      expect(await connectAs(store, null)).toEqual({ ok: true, uid: 0 });
+    });
+  });
+});
