@@ -28,7 +28,16 @@ import { ClientArena } from "./arena.ts";
 import { Connection } from "./connection.ts";
 import { type Holding, ReferenceTable } from "./references.ts";
 import { Subscription } from "./subscription.ts";
-import { decodeValue, encodeValue, ObjectNotAvailable } from "./values.ts";
+import type { Tensor } from "./values/tensor.ts";
+import {
+  decodeValue,
+  type EncodedValue,
+  encodeValue,
+  isZeroCopyFormat,
+  ObjectNotAvailable,
+  readValueHeader,
+  type ValueHeader,
+} from "./values.ts";
 
 export interface ConnectOptions {
   /** Further attempts when the store is not reachable yet (default 0: fail at once). */
@@ -48,6 +57,20 @@ export interface GetOptions {
 
 export interface BufferWithMetadata {
   data: Uint8Array;
+  metadata: Uint8Array;
+}
+
+export interface PutOptions {
+  /** The object's id; default a random one. */
+  id?: ObjectID;
+  /** Your own metadata bytes, stored after the value's format line; read back with get(id, { withMeta: true }). */
+  metadata?: Uint8Array;
+}
+
+/** What get(…, { withMeta: true }) returns for each object. */
+export interface ValueWithMetadata {
+  value: unknown;
+  /** The metadata given to put() (for objects not written by put: all of the object's metadata), a copy. */
   metadata: Uint8Array;
 }
 
@@ -215,13 +238,22 @@ export class PlasmaClient {
     ids: readonly ObjectID[],
     options: GetOptions & { withMeta?: boolean } = {},
   ): Promise<(Uint8Array | BufferWithMetadata | null)[]> {
-    const timeoutMs = timeoutArg(options.timeoutMs ?? -1, "timeoutMs");
     const withMeta = options.withMeta === true;
-    const results: (Uint8Array | BufferWithMetadata | null)[] = new Array(ids.length).fill(null);
+    const holdings = await this.#acquire(ids, options);
+    return holdings.map((holding) => (holding === null ? null : this.#buffer(holding, withMeta)));
+  }
+
+  /**
+   * The objects' holdings: held already, or granted by the store now (null where absent after timeoutMs).
+   * A holding granted here has no local reference yet: the caller attaches one or settles it.
+   */
+  async #acquire(ids: readonly ObjectID[], options: GetOptions): Promise<(Holding | null)[]> {
+    const timeoutMs = timeoutArg(options.timeoutMs ?? -1, "timeoutMs");
+    const results: (Holding | null)[] = new Array(ids.length).fill(null);
     const missing: number[] = [];
     for (let i = 0; i < ids.length; i++) {
       const holding = this.#references.heldSealed((ids[i] as ObjectID).key);
-      if (holding !== undefined) results[i] = this.#buffer(holding, withMeta);
+      if (holding !== undefined) results[i] = holding;
       else missing.push(i);
     }
     if (missing.length === 0) return results;
@@ -235,8 +267,7 @@ export class PlasmaClient {
       if (entry === null || entry === undefined) continue;
       const index = missing[j] as number;
       const id = ids[index] as ObjectID;
-      const holding = this.#references.granted(id.key, id.bytes, entry);
-      results[index] = this.#buffer(holding, withMeta);
+      results[index] = this.#references.granted(id.key, id.bytes, entry);
     }
     return results;
   }
@@ -357,30 +388,96 @@ export class PlasmaClient {
 
   // ------------------------------------------------------------------ values
 
-  /** Stores any structured-cloneable value; returns its id (a random one unless `id` is given). */
-  async put(value: unknown, options: { id?: ObjectID } = {}): Promise<ObjectID> {
+  /**
+   * Stores a value and returns its id (a random one unless `options.id` is given). Typed arrays and
+   * ArrayBuffers are stored raw, Tensors with writeTensor, Arrow Tables and RecordBatches as an IPC
+   * stream, written straight into shared memory (one copy); any other structured-cloneable value by
+   * structured clone. Throws InvalidValueError for values it cannot store (nothing is stored then).
+   */
+  async put(value: unknown, options: PutOptions = {}): Promise<ObjectID> {
     const id = options.id ?? ObjectID.fromRandom();
-    const { data, metadata } = encodeValue(value);
-    await this.createAndSeal(id, data, metadata);
+    await this.#putEncoded(id, encodeValue(value, options.metadata));
     return id;
   }
 
-  /** Reads values stored with put; `ObjectNotAvailable` where an object did not appear in time. */
-  get(id: ObjectID, options?: GetOptions): Promise<unknown>;
-  get(ids: readonly ObjectID[], options?: GetOptions): Promise<unknown[]>;
-  async get(idOrIds: ObjectID | readonly ObjectID[], options: GetOptions = {}): Promise<unknown> {
+  /** put() of a Tensor (type-checked); get() returns it as a Tensor whose data is a view on shared memory. */
+  async putTensor(tensor: Tensor, options: PutOptions = {}): Promise<ObjectID> {
+    return this.put(tensor, options);
+  }
+
+  /**
+   * Reads values stored with put: `ObjectNotAvailable` where an object did not appear in time. Typed
+   * arrays, ArrayBuffers, Tensors and Arrow Tables come back as zero-copy, read-only views on shared
+   * memory: each keeps its object referenced while it is reachable (or until release(id)); never write into
+   * them (the mapping is read-only: a write kills the process with SIGSEGV). Structured-clone values are
+   * copies and hold nothing. Objects not written by put come back as a copy of their data bytes.
+   * Throws ValueFormatError for an object whose stored bytes do not match its format.
+   */
+  get(id: ObjectID, options?: GetOptions & { withMeta?: false }): Promise<unknown>;
+  get(ids: readonly ObjectID[], options?: GetOptions & { withMeta?: false }): Promise<unknown[]>;
+  get(
+    id: ObjectID,
+    options: GetOptions & { withMeta: true },
+  ): Promise<ValueWithMetadata | ObjectNotAvailable>;
+  get(
+    ids: readonly ObjectID[],
+    options: GetOptions & { withMeta: true },
+  ): Promise<(ValueWithMetadata | ObjectNotAvailable)[]>;
+  async get(
+    idOrIds: ObjectID | readonly ObjectID[],
+    options: GetOptions & { withMeta?: boolean } = {},
+  ): Promise<unknown> {
     const single = !Array.isArray(idOrIds);
     const ids = single ? [idOrIds as ObjectID] : (idOrIds as readonly ObjectID[]);
-    const buffers = await this.getBuffers(ids, { ...options, withMeta: true });
-    const values = buffers.map((buffer, i) => {
-      if (buffer === null) return ObjectNotAvailable;
-      try {
-        return decodeValue(buffer.data, buffer.metadata);
-      } finally {
-        void this.release(ids[i] as ObjectID);
+    const holdings = await this.#acquire(ids, options);
+    const values: unknown[] = [];
+    try {
+      for (const holding of holdings) {
+        if (holding === null) {
+          values.push(ObjectNotAvailable);
+          continue;
+        }
+        const loc = holding.location;
+        // The holding keeps the object alive while we read: no local reference is needed for a peek.
+        const metadata = new Uint8Array(
+          this.#arena.readOnlyView(loc.offset + loc.dataSize, loc.metadataSize),
+        );
+        const header: ValueHeader | null = readValueHeader(metadata);
+        let value: unknown;
+        if (header !== null && isZeroCopyFormat(header.format) && loc.dataSize > 0) {
+          const buffer = this.#arena.readOnlyView(loc.offset, loc.dataSize);
+          value = decodeValue(header, new Uint8Array(buffer));
+          this.#references.attach(holding, buffer);
+        } else {
+          value = decodeValue(header, new Uint8Array(this.#arena.readOnlyView(loc.offset, loc.dataSize)));
+        }
+        values.push(
+          options.withMeta === true
+            ? { value, metadata: header === null ? metadata.slice() : header.userMetadata }
+            : value,
+        );
       }
-    });
+    } finally {
+      // Objects that no returned value points into go back to the store now.
+      for (const holding of holdings) if (holding !== null) this.#references.settle(holding);
+    }
     return single ? values[0] : values;
+  }
+
+  async #putEncoded(id: ObjectID, encoded: EncodedValue): Promise<void> {
+    if (encoded.bytes !== null) {
+      await this.createAndSeal(id, encoded.bytes, encoded.metadata);
+      return;
+    }
+    const buffer = await this.create(id, encoded.dataSize, encoded.metadata);
+    try {
+      encoded.writeInto(buffer);
+    } catch (error) {
+      await this.abort(id);
+      throw error;
+    }
+    await this.seal(id);
+    await this.release(id);
   }
 
   // ------------------------------------------------------------------ lifetime

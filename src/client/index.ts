@@ -23,6 +23,27 @@ export {
   type ObjectInfo,
   type ObjectNotification,
   PlasmaClient,
+  type PutOptions,
   type StoreInfo,
+  type ValueWithMetadata,
 } from "./client.ts";
-export { ObjectNotAvailable, VALUE_METADATA_PREFIX, ValueFormatError } from "./values.ts";
+export { type ArrowValue, getArrowStreamSize, readArrowStream, writeArrowStream } from "./values/arrow.ts";
+export { type ByteSink, FixedSizeBufferWriter, MockOutputStream } from "./values/sink.ts";
+export {
+  getTensorSize,
+  readTensor,
+  TENSOR_ALIGNMENT_BYTES,
+  Tensor,
+  type TensorOptions,
+  type TensorOrder,
+  writeTensor,
+} from "./values/tensor.ts";
+export type { DType, NumericTypedArray, TypedArrayName } from "./values/typed-arrays.ts";
+export {
+  InvalidValueError,
+  ObjectNotAvailable,
+  VALUE_METADATA_PREFIX,
+  type ValueFormat,
+  ValueFormatError,
+  valueFormatOf,
+} from "./values.ts";

@@ -124,6 +124,16 @@ export class ReferenceTable {
     return true;
   }
 
+  /**
+   * The caller only peeked at a held object: if no local reference remains, give the store's grants back
+   * now. A no-op while references remain or once the holding is finished.
+   */
+  settle(holding: Holding): void {
+    if (holding.sealed && holding.references.size === 0 && this.#holdings.get(holding.key) === holding) {
+      this.#finish(holding);
+    }
+  }
+
   /** Drops everything without telling the store (the connection is gone; the store reclaimed it all). */
   clear(): void {
     for (const holding of this.#holdings.values()) {

@@ -14,7 +14,9 @@ export type PlasmaErrorCode =
   | "PROTOCOL_ERROR"
   | "CONNECTION_ERROR"
   | "LIMIT_EXCEEDED"
-  | "ACCESS_DENIED";
+  | "ACCESS_DENIED"
+  | "INVALID_VALUE"
+  | "VALUE_FORMAT";
 
 /** Base class of every error this package throws on purpose. */
 export class PlasmaError extends Error {
