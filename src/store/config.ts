@@ -1,5 +1,11 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import {
+  AdminConfigError,
+  DEFAULT_ADMIN_GRPC,
+  DEFAULT_ADMIN_HTTP,
+  resolveAdminOptions,
+} from "../admin/config.ts";
 import { DEFAULT_MAX_IDS_PER_REQUEST, DEFAULT_MAX_METADATA_BYTES } from "../protocol/limits.ts";
 import { EVICTION_POLICY_NAMES, type EvictionPolicyName } from "./eviction/policy.ts";
 import { DEFAULT_SOCKET_PATH, type StoreOptions } from "./index.ts";
@@ -27,10 +33,18 @@ export const USAGE = `Usage: plasma_store [options]
       --max-ids-per-request N   ids in one get, getMetadata or delete (default 100000)
       --max-pending-gets N      gets one client may have blocked at once (default 1024)
       --max-pending-creates N   creates one client may have waiting for memory at once (default 64)
+      --admin-grpc HOST:PORT    admin gRPC service (default ${DEFAULT_ADMIN_GRPC}; off disables it;
+                                port 0 picks a free port; a busy default port is skipped with a warning)
+      --admin-http HOST:PORT    admin HTTP: /metrics, /healthz, /readyz, /v1/* (default ${DEFAULT_ADMIN_HTTP}; off)
+      --admin-token TOKEN       every admin call needs "authorization: Bearer TOKEN" (required to bind
+                                the admin plane to a non-loopback address)
+      --admin-insecure          allow a non-loopback admin address without a token
+      --admin-read-only         refuse admin delete, evict and policy changes
       --help               print this help
 
 Environment: PLASMA_MEMORY, PLASMA_SOCKET, PLASMA_DIRECTORY, PLASMA_HUGE_PAGES=1, PLASMA_EVICTION,
-PLASMA_LOG_LEVEL (default info). Flags win over the environment.`;
+PLASMA_ADMIN_GRPC, PLASMA_ADMIN_HTTP, PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1,
+PLASMA_ADMIN_READ_ONLY=1, PLASMA_LOG_LEVEL (default info). Flags win over the environment.`;
 
 /** A bad command line; the CLI prints the message and the usage and exits 2. */
 export class UsageError extends Error {}
@@ -122,6 +136,12 @@ export function parseCli(
       throw new UsageError("--allow-uid takes comma-separated uids.");
     options.allowUids = uids;
   }
+  try {
+    options.admin = resolveAdminOptions(v, env);
+  } catch (error) {
+    if (!(error instanceof AdminConfigError)) throw error;
+    throw new UsageError(error.message);
+  }
   return { help: false, options };
 }
 
@@ -145,6 +165,11 @@ function parseArgsStrict(argv: readonly string[]) {
       "max-ids-per-request": { type: "string" },
       "max-pending-gets": { type: "string" },
       "max-pending-creates": { type: "string" },
+      "admin-grpc": { type: "string" },
+      "admin-http": { type: "string" },
+      "admin-token": { type: "string" },
+      "admin-insecure": { type: "boolean" },
+      "admin-read-only": { type: "boolean" },
       help: { type: "boolean" },
     },
   });

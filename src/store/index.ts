@@ -1,24 +1,33 @@
 import { chmodSync, chownSync, existsSync, unlinkSync } from "node:fs";
+import packageJson from "../../package.json" with { type: "json" };
+import type { AdminOptions } from "../admin/config.ts";
+import type { AdminPlane } from "../admin/plane.ts";
 import {
   type ArenaFile,
   closeFd,
-  createArenaFile,
   isSocketListening,
-  mapShared,
   unmap,
+  viewOf,
 } from "../ffi/index.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { PlasmaError } from "../protocol/errors.ts";
 import type { EvictionPolicyName } from "./eviction/policy.ts";
 import type { StoreLimits } from "./limits.ts";
+import { type MemoryAccounting, prepareArena } from "./memory-backing.ts";
 import { StoreServer } from "./server.ts";
 import { StoreCore } from "./store.ts";
 
 export type { EvictionPolicyName } from "./eviction/policy.ts";
 export type { StoreLimits } from "./limits.ts";
+export {
+  type MemoryAccounting,
+  MemoryBackingError,
+  type MemoryBackingErrorCode,
+} from "./memory-backing.ts";
 export { StoreCore } from "./store.ts";
 
 export const DEFAULT_SOCKET_PATH = "/tmp/plasma";
+const packageVersion: string = packageJson.version;
 /** Socket permissions unless told otherwise: only the store's own user may connect. */
 export const DEFAULT_SOCKET_MODE = 0o600;
 
@@ -31,6 +40,8 @@ export interface StoreOptions {
   directory?: string;
   /** Use 2 MiB huge pages. */
   hugePages?: boolean;
+  /** Fault the whole arena in at start-up so clients' first writes pay no allocation faults. */
+  prefault?: boolean;
   evictionPolicy?: EvictionPolicyName;
   limits?: Partial<StoreLimits>;
   /** Uids allowed to connect; absent: everyone who can open the socket. */
@@ -39,6 +50,8 @@ export interface StoreOptions {
   socketMode?: number;
   /** Gid that owns the socket file (with socketMode 0o660, that group may connect). */
   socketGroup?: number;
+  /** The admin plane (gRPC, HTTP); absent: none. The plasma_store CLI turns it on by default. */
+  admin?: AdminOptions;
   logger?: Logger;
 }
 
@@ -56,9 +69,13 @@ export interface StoreHandle {
   readonly socketPath: string;
   readonly capacityBytes: number;
   readonly arena: Readonly<ArenaFile>;
+  /** Backing, page size, reserved and faulted bytes of the arena (faulted is measured now, with mincore). */
+  memoryAccounting(): MemoryAccounting;
   readonly core: StoreCore;
   readonly pid: number;
   readonly startTime: number;
+  /** Bound admin addresses (HOST:PORT), null when disabled. */
+  readonly admin: { readonly grpcAddress: string | null; readonly httpAddress: string | null };
   /** Stops serving: closes every connection, removes the socket file, unmaps and closes the arena. */
   stop(): Promise<void>;
 }
@@ -69,19 +86,17 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   const log = options.logger ?? createLogger("plasma_store");
   prepareSocketPath(socketPath, log);
 
-  const arena = createArenaFile({
-    sizeBytes: options.memoryBytes,
-    directory: options.directory,
-    hugePages: options.hugePages,
-    name: "plasma-arena",
-  });
-  let address = 0;
-  try {
-    address = mapShared(arena.fd, arena.sizeBytes);
-  } catch (error) {
-    closeFd(arena.fd);
-    throw error;
-  }
+  // Checks the backing (free space, huge pages), reserves it, maps it and prefaults it if asked.
+  const prepared = prepareArena(
+    {
+      memoryBytes: options.memoryBytes,
+      directory: options.directory,
+      hugePages: options.hugePages,
+      prefault: options.prefault,
+    },
+    log,
+  );
+  const { arena, address } = prepared;
   const core = new StoreCore({
     capacityBytes: options.memoryBytes,
     evictionPolicy: options.evictionPolicy,
@@ -93,6 +108,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     arena: { fd: arena.fd, address, sizeBytes: arena.sizeBytes, sealed: arena.sealed },
     logger: log,
     allowUids: options.allowUids,
+    observeLatency: (op, seconds) => adminPlane?.observeLatency(op, seconds),
   });
   try {
     listenWithMode(server, socketPath, options.socketMode ?? DEFAULT_SOCKET_MODE, options.socketGroup);
@@ -101,6 +117,45 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     closeFd(arena.fd);
     throw error;
   }
+  const startTime = Date.now();
+  let mapped = true;
+  let adminPlane: AdminPlane | null = null;
+  if (options.admin !== undefined) {
+    try {
+      // Loaded on demand: a store without an admin plane does not pay for gRPC.
+      const { startAdminPlane } = await import("../admin/plane.ts");
+      adminPlane = await startAdminPlane({
+        ...options.admin,
+        core,
+        logger: log,
+        version: packageVersion,
+        socketPath,
+        arena: {
+          sizeBytes: arena.sizeBytes,
+          backing: arena.backing,
+          path: arena.path,
+          hugePages: arena.hugePages,
+          pageSizeBytes: arena.pageSizeBytes,
+        },
+        startTimeMs: startTime,
+        readArena: (offset, length) => {
+          if (!mapped) throw new PlasmaError("The store is stopping; its memory is no longer mapped.");
+          return new Uint8Array(viewOf(address, offset, length)).slice();
+        },
+        ready: () => mapped && existsSync(socketPath),
+      });
+    } catch (error) {
+      server.stop();
+      try {
+        unlinkSync(socketPath);
+      } catch {
+        // Already gone.
+      }
+      unmap(address, arena.sizeBytes);
+      closeFd(arena.fd);
+      throw error;
+    }
+  }
   log.info(
     {
       capacityBytes: options.memoryBytes,
@@ -108,9 +163,14 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
       backing: arena.backing,
       directory: arena.path,
       hugePages: arena.hugePages,
+      pageSizeBytes: arena.pageSizeBytes,
+      reservedBytes: prepared.reservedBytes,
+      prefaulted: prepared.prefaulted,
       socket: socketPath,
       socketMode: `0${(options.socketMode ?? DEFAULT_SOCKET_MODE).toString(8)}`,
       eviction: core.policy.name,
+      adminGrpc: adminPlane?.grpcAddress ?? null,
+      adminHttp: adminPlane?.httpAddress ?? null,
     },
     "plasma_store started",
   );
@@ -120,11 +180,14 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     socketPath,
     capacityBytes: options.memoryBytes,
     arena,
+    memoryAccounting: () => prepared.accounting(),
     core,
     pid: process.pid,
-    startTime: Date.now(),
+    startTime,
+    admin: { grpcAddress: adminPlane?.grpcAddress ?? null, httpAddress: adminPlane?.httpAddress ?? null },
     stop() {
       stopped ??= (async () => {
+        adminPlane?.stop();
         server.stop();
         try {
           unlinkSync(socketPath);
@@ -133,6 +196,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
         }
         // Let close callbacks run before the memory goes away.
         await Bun.sleep(0);
+        mapped = false;
         unmap(address, arena.sizeBytes);
         closeFd(arena.fd);
         log.info({ socket: socketPath }, "plasma_store stopped");

@@ -65,6 +65,8 @@ export interface StoreServerOptions {
   logger: Logger;
   /** Uids allowed to connect (SO_PEERCRED); empty or absent: everyone who can open the socket. */
   allowUids?: readonly number[];
+  /** Called with the seconds from request to reply of each create, seal and get (for the admin metrics). */
+  observeLatency?: (op: "create" | "seal" | "get", seconds: number) => void;
 }
 
 interface Connection {
@@ -357,11 +359,13 @@ export class StoreServer {
         req.id = req.id.slice();
         req.metadata = req.metadata.slice();
         const key = objectKey(req.id);
+        const createStart = performance.now();
         core.createOrWait(
           clientId,
           { id: req.id, key, dataSize: req.dataSize, metadataSize: req.metadata.length },
           req.waitMs,
           (result) => {
+            this.#options.observeLatency?.("create", (performance.now() - createStart) / 1000);
             if (conn.closed) return;
             if (result instanceof PlasmaError) {
               encodeErrorReply(conn.out, type, requestId, result);
@@ -400,7 +404,9 @@ export class StoreServer {
       case MessageType.Seal: {
         const key = objectKey(r.id());
         r.end("Seal");
+        const sealStart = performance.now();
         core.seal(clientId, key);
+        this.#options.observeLatency?.("seal", (performance.now() - sealStart) / 1000);
         encodeEmptyReply(out, type, requestId);
         return;
       }
@@ -415,7 +421,9 @@ export class StoreServer {
         const req = decodeGet(r, DEFAULT_MAX_IDS_PER_REQUEST);
         r.end("Get");
         const keys = req.ids.map(objectKey);
+        const getStart = performance.now();
         core.get(clientId, keys, req.timeoutMs, (result) => {
+          this.#options.observeLatency?.("get", (performance.now() - getStart) / 1000);
           if (conn.closed) return;
           encodeGetReply(conn.out, requestId, result as GetReplyEntry[]);
           this.#scheduleFlush(socket, conn);

@@ -1,0 +1,73 @@
+/**
+ * Errors of the admin plane. Each has a stable `code` named after the gRPC status it maps to; the HTTP
+ * edge maps the same codes to HTTP statuses.
+ */
+
+export type AdminErrorCode =
+  | "INVALID_ARGUMENT"
+  | "NOT_FOUND"
+  | "FAILED_PRECONDITION"
+  | "PERMISSION_DENIED"
+  | "UNAUTHENTICATED"
+  | "RESOURCE_EXHAUSTED"
+  | "UNAVAILABLE";
+
+export class AdminError extends Error {
+  readonly code: AdminErrorCode;
+  constructor(code: AdminErrorCode, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A malformed id, page token, size or policy name. */
+export class AdminInvalidArgumentError extends AdminError {
+  constructor(message: string) {
+    super("INVALID_ARGUMENT", message);
+  }
+}
+
+export class AdminNotFoundError extends AdminError {
+  constructor(message: string) {
+    super("NOT_FOUND", message);
+  }
+}
+
+/** The object exists but is not in a state the call needs (e.g. reading an unsealed object). */
+export class AdminFailedPreconditionError extends AdminError {
+  constructor(message: string) {
+    super("FAILED_PRECONDITION", message);
+  }
+}
+
+/** A destructive call on a read-only admin plane. */
+export class AdminPermissionDeniedError extends AdminError {
+  constructor(message: string) {
+    super("PERMISSION_DENIED", message);
+  }
+}
+
+/** Missing or wrong bearer token. */
+export class AdminUnauthenticatedError extends AdminError {
+  constructor(message: string) {
+    super("UNAUTHENTICATED", message);
+  }
+}
+
+/** A WatchEvents consumer fell too far behind. */
+export class AdminResourceExhaustedError extends AdminError {
+  constructor(message: string) {
+    super("RESOURCE_EXHAUSTED", message);
+  }
+}
+
+export const HTTP_STATUS_OF: Record<AdminErrorCode, number> = {
+  INVALID_ARGUMENT: 400,
+  NOT_FOUND: 404,
+  FAILED_PRECONDITION: 409,
+  PERMISSION_DENIED: 403,
+  UNAUTHENTICATED: 401,
+  RESOURCE_EXHAUSTED: 429,
+  UNAVAILABLE: 503,
+};
