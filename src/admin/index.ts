@@ -1,0 +1,35 @@
+/** bun-plasma/admin: a client of the store's admin gRPC service, and the admin plane's types. */
+
+export {
+  AdminCallError,
+  AdminClient,
+  type AdminClientOptions,
+  type ObjectChunk,
+  type ReadObjectOptions,
+} from "./client.ts";
+export {
+  type AdminEndpointOption,
+  type AdminOptions,
+  DEFAULT_ADMIN_GRPC,
+  DEFAULT_ADMIN_HTTP,
+} from "./config.ts";
+export { AdminError, type AdminErrorCode } from "./errors.ts";
+export { ADMIN_PROTO_PATH, ADMIN_SERVICE_NAME } from "./proto.ts";
+export type {
+  AdminEndpointsView,
+  ClientView,
+  CountersView,
+  DeleteObjectsView,
+  EventKindName,
+  EventView,
+  EvictionPolicyView,
+  EvictView,
+  ListObjectsQuery,
+  ListObjectsView,
+  ObjectInfoView,
+  ObjectStateName,
+  ObjectSummaryView,
+  OrderByName,
+  StatsView,
+  StoreInfoView,
+} from "./service.ts";
