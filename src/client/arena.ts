@@ -16,8 +16,16 @@ export class ClientArena {
   #liveViews = 0;
   #closed = false;
   #unmapped = false;
-  readonly #registry = new FinalizationRegistry<null>(() => {
+  /**
+   * The last view made of each range (key: offset * 2 + 1 for read-only), while it is reachable. A view
+   * is only an address range, so a later get of the same range may hand out the same ArrayBuffer: making
+   * a new external ArrayBuffer of a megabyte or more costs tens of µs (it reports the size to the GC and
+   * usually triggers a collection), which would make large gets cost more than small ones.
+   */
+  readonly #views = new Map<number, WeakRef<ArrayBuffer>>();
+  readonly #registry = new FinalizationRegistry<number>((key) => {
     this.#liveViews--;
+    if (this.#views.get(key)?.deref() === undefined) this.#views.delete(key);
     this.#maybeUnmap();
   });
 
@@ -35,12 +43,12 @@ export class ClientArena {
 
   /** A writable view for the creator of an unsealed object. */
   writableView(offset: number, lengthBytes: number): ArrayBuffer {
-    return this.#track(viewOf(this.#writable, offset, this.#checkedLength(offset, lengthBytes)));
+    return this.#view(this.#writable, offset * 2, offset, lengthBytes);
   }
 
   /** A read-only view of a sealed object. */
   readOnlyView(offset: number, lengthBytes: number): ArrayBuffer {
-    return this.#track(viewOf(this.#readOnly, offset, this.#checkedLength(offset, lengthBytes)));
+    return this.#view(this.#readOnly, offset * 2 + 1, offset, lengthBytes);
   }
 
   get liveViews(): number {
@@ -70,10 +78,14 @@ export class ClientArena {
     return lengthBytes;
   }
 
-  #track(buffer: ArrayBuffer): ArrayBuffer {
+  #view(base: number, key: number, offset: number, lengthBytes: number): ArrayBuffer {
+    const cached = this.#views.get(key)?.deref();
+    if (cached !== undefined && cached.byteLength === lengthBytes && !this.#unmapped) return cached;
+    const buffer = viewOf(base, offset, this.#checkedLength(offset, lengthBytes));
     if (buffer.byteLength > 0) {
       this.#liveViews++;
-      this.#registry.register(buffer, null);
+      this.#registry.register(buffer, key);
+      this.#views.set(key, new WeakRef(buffer));
     }
     return buffer;
   }
