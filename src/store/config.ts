@@ -22,6 +22,8 @@ export const USAGE = `Usage: plasma_store [options]
   -d, --directory DIR      back the arena with an unlinked file in DIR (e.g. /dev/shm, a hugetlbfs
                            mount); default: an anonymous memfd
   -h, --huge-pages         use 2 MiB huge pages (MFD_HUGETLB, or -d on a hugetlbfs mount)
+      --prefault           fault the whole arena in at start-up, so clients' first writes pay no
+                           allocation faults (costs the memory and start-up time)
       --eviction POLICY    eviction policy: ${EVICTION_POLICY_NAMES.join(", ")} (default lru)
       --max-clients N      refuse clients beyond N (default 1024)
       --allow-uid UIDS     comma-separated uids allowed to connect (checked with SO_PEERCRED)
@@ -42,8 +44,8 @@ export const USAGE = `Usage: plasma_store [options]
       --admin-read-only         refuse admin delete, evict and policy changes
       --help               print this help
 
-Environment: PLASMA_MEMORY, PLASMA_SOCKET, PLASMA_DIRECTORY, PLASMA_HUGE_PAGES=1, PLASMA_EVICTION,
-PLASMA_ADMIN_GRPC, PLASMA_ADMIN_HTTP, PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1,
+Environment: PLASMA_MEMORY, PLASMA_SOCKET, PLASMA_DIRECTORY, PLASMA_HUGE_PAGES=1, PLASMA_PREFAULT=1,
+PLASMA_EVICTION, PLASMA_ADMIN_GRPC, PLASMA_ADMIN_HTTP, PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1,
 PLASMA_ADMIN_READ_ONLY=1, PLASMA_LOG_LEVEL (default info). Flags win over the environment.`;
 
 /** A bad command line; the CLI prints the message and the usage and exits 2. */
@@ -118,6 +120,7 @@ export function parseCli(
     socketPath: v.socket ?? env.PLASMA_SOCKET ?? DEFAULT_SOCKET_PATH,
     directory: v.directory ?? (env.PLASMA_DIRECTORY || undefined),
     hugePages: v["huge-pages"] === true || env.PLASMA_HUGE_PAGES === "1",
+    prefault: v.prefault === true || env.PLASMA_PREFAULT === "1",
     evictionPolicy: eviction as EvictionPolicyName,
   };
   if (v["max-clients"] !== undefined) {
@@ -155,6 +158,7 @@ function parseArgsStrict(argv: readonly string[]) {
       socket: { type: "string", short: "s" },
       directory: { type: "string", short: "d" },
       "huge-pages": { type: "boolean", short: "h" },
+      prefault: { type: "boolean" },
       eviction: { type: "string" },
       "max-clients": { type: "string" },
       "allow-uid": { type: "string" },
