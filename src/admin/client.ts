@@ -141,9 +141,21 @@ export class AdminClient {
     return response.clients;
   }
 
-  /** Store events as they happen (of the given kinds; all when empty) until cancel() or close(). */
-  watch(kinds: readonly EventKindName[] = []): { events: AsyncIterable<EventView>; cancel(): void } {
+  /**
+   * Store events as they happen (of the given kinds; all when empty) until cancel() or close().
+   * `ready` resolves once the store has registered the watcher: every event after that is delivered.
+   */
+  watch(kinds: readonly EventKindName[] = []): {
+    events: AsyncIterable<EventView>;
+    ready: Promise<void>;
+    cancel(): void;
+  } {
     const stream = this.#stream("WatchEvents", { kinds });
+    const ready = new Promise<void>((resolve, reject) => {
+      stream.once("metadata", () => resolve());
+      stream.once("error", (error) => reject(callError(error)));
+    });
+    ready.catch(() => {});
     const events = (async function* () {
       try {
         for await (const event of stream) yield event as EventView;
@@ -152,7 +164,7 @@ export class AdminClient {
         if (e.code !== "CANCELLED") throw e;
       }
     })();
-    return { events, cancel: () => stream.cancel() };
+    return { events, ready, cancel: () => stream.cancel() };
   }
 
   close(): void {

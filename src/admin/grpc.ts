@@ -99,6 +99,12 @@ function drained(call: grpc.ServerWritableStream<unknown, unknown>): Promise<voi
 
 export async function startAdminGrpc(options: AdminGrpcOptions): Promise<AdminGrpcServer> {
   const { service, auth, logger: log } = options;
+  // grpc-js prints its own errors to stderr; route them to our logger (bind failures are reported anyway).
+  grpc.setLogger({
+    error: (...args: unknown[]) => log.debug({ grpcJs: args.map(String).join(" ") }, "grpc-js"),
+    info: (...args: unknown[]) => log.debug({ grpcJs: args.map(String).join(" ") }, "grpc-js"),
+    debug: (...args: unknown[]) => log.trace({ grpcJs: args.map(String).join(" ") }, "grpc-js"),
+  });
   const definition = loadAdminDefinition();
   const server = new grpc.Server({
     "grpc.max_send_message_length": MAX_CHUNK_BYTES + 64 * 1024,
@@ -272,6 +278,8 @@ export async function startAdminGrpc(options: AdminGrpcOptions): Promise<AdminGr
         }
       }
       stop = service.watch(kinds as EventKindName[], (event) => queue.push(event));
+      // Headers now: the caller learns that every later event will reach this stream.
+      call.sendMetadata(new grpc.Metadata());
       call.on("cancelled", () => queue.close());
       call.on("close", () => queue.close());
       log.debug({ peer, kinds }, "admin watches events");
