@@ -43,6 +43,7 @@ export class Connection {
   #socket: Socket<undefined> | null = null;
   #backlog: Uint8Array[] = [];
   #flushScheduled = false;
+  #lazyFlushScheduled = false;
   #nextRequestId = 1;
   #closedError: PlasmaConnectionError | null = null;
   #onClose: ((error: PlasmaConnectionError) => void) | null = null;
@@ -112,11 +113,20 @@ export class Connection {
     });
   }
 
-  /** A frame that expects no reply (release); errors come back with request id 0 and are logged. */
+  /**
+   * A frame that expects no reply (release); errors come back with request id 0 and are logged. It is
+   * not written at once: it rides along with the next request of this tick, or goes out on its own at the
+   * end of the tick. A get right after a release then costs the store one wake-up, not two.
+   */
   send(encode: (out: ByteWriter) => void): void {
     if (this.#closedError !== null) throw this.#closedError;
     encode(this.#out);
-    this.#scheduleFlush();
+    if (this.#flushScheduled || this.#lazyFlushScheduled) return;
+    this.#lazyFlushScheduled = true;
+    setImmediate(() => {
+      this.#lazyFlushScheduled = false;
+      this.#flush();
+    });
   }
 
   /** Like request, and routes later frames with the same request id to `onStream`. */
