@@ -1,14 +1,17 @@
 import { Table } from "apache-arrow";
 import { Tensor } from "../../src/client/index.ts";
 
+/** A JSON round trip that keeps BigInts (as "123n") and non-finite numbers (as strings). */
+export function json(v: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(v, (_k, x) =>
+      typeof x === "bigint" ? `${x}n` : typeof x === "number" && !Number.isFinite(x) ? String(x) : x,
+    ),
+  );
+}
+
 /** A JSON-able description of a value returned by get(), for comparing across processes. */
 export function describe(value: unknown): unknown {
-  const json = (v: unknown): unknown =>
-    JSON.parse(
-      JSON.stringify(v, (_k, x) =>
-        typeof x === "bigint" ? `${x}n` : typeof x === "number" && !Number.isFinite(x) ? String(x) : x,
-      ),
-    );
   if (value instanceof Table) {
     return {
       kind: "Table",
