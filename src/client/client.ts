@@ -101,6 +101,9 @@ export interface ObjectNotification {
 export type StoreInfo = StoreInfoWire;
 
 const EMPTY = new Uint8Array(0);
+
+/** put() sends values up to this size inline (one round trip); larger ones go create + one copy + seal. */
+const INLINE_PUT_MAX_BYTES = 256 * 1024;
 /**
  * createAndSeal sends objects up to this size inside its one request frame (one round trip, two copies);
  * larger ones are written straight into shared memory (create + copy + seal: two round trips, one copy),
@@ -473,13 +476,15 @@ export class PlasmaClient {
   }
 
   async #putEncoded(id: ObjectID, encoded: EncodedValue): Promise<void> {
-    if (encoded.bytes !== null) {
+    // Small values ride inline in one round trip; larger ones are copied once, straight into shared memory.
+    if (encoded.bytes !== null && encoded.dataSize <= INLINE_PUT_MAX_BYTES) {
       await this.createAndSeal(id, encoded.bytes, encoded.metadata);
       return;
     }
     const buffer = await this.create(id, encoded.dataSize, encoded.metadata);
     try {
-      encoded.writeInto(buffer);
+      if (encoded.bytes !== null) buffer.set(encoded.bytes);
+      else encoded.writeInto(buffer);
     } catch (error) {
       await this.abort(id);
       throw error;
