@@ -45,6 +45,8 @@ import { hexOf, type StoreCore } from "./store.ts";
 
 /** Output a slow reader may leave unread before the store drops its connection. */
 const MAX_PENDING_OUTPUT_BYTES = 256 * 1024 * 1024;
+/** The longest view Bun makes (MAX_VIEW_BYTES, 4 GiB): the arena is viewed in windows of this size. */
+const WINDOW_BYTES = 2 ** 32;
 
 export interface ArenaMapping {
   fd: number;
@@ -96,6 +98,8 @@ export class StoreServer {
   readonly #core: StoreCore;
   readonly #log: Logger;
   readonly #sockets = new Set<ConnSocket>();
+  /** Views of the arena, one per 4 GiB window, made on first use (see #arenaView). */
+  readonly #windows: Uint8Array[] = [];
   #listener: UnixSocketListener<Connection> | null = null;
 
   constructor(options: StoreServerOptions) {
@@ -390,8 +394,7 @@ export class StoreServer {
         });
         try {
           this.#writeMetadata(entry, req.metadata);
-          if (req.data.length > 0)
-            new Uint8Array(this.#arenaView(entry.offset, req.data.length)).set(req.data);
+          if (req.data.length > 0) this.#arenaView(entry.offset, req.data.length).set(req.data);
           core.seal(clientId, key);
           core.release(clientId, key, 1);
         } catch (error) {
@@ -524,9 +527,23 @@ export class StoreServer {
   }
 
   /** A view of the store's own mapping of the arena, after making sure the file still has its size. */
-  #arenaView(offset: number, lengthBytes: number): ArrayBuffer {
+  #arenaView(offset: number, lengthBytes: number): Uint8Array {
     this.#guardArena();
-    return viewOf(this.#options.arena.address, offset, lengthBytes);
+    // One long-lived view per 4 GiB window, sliced per request: a fresh external ArrayBuffer per request
+    // would cost microseconds (and a GC now and then, as its size is reported to the collector).
+    const window = Math.floor(offset / WINDOW_BYTES);
+    const start = window * WINDOW_BYTES;
+    if (offset + lengthBytes <= start + WINDOW_BYTES) {
+      let view = this.#windows[window];
+      if (view === undefined) {
+        const size = Math.min(WINDOW_BYTES, this.#options.arena.sizeBytes - start);
+        view = new Uint8Array(viewOf(this.#options.arena.address, start, size));
+        this.#windows[window] = view;
+      }
+      if (offset - start + lengthBytes <= view.length)
+        return view.subarray(offset - start, offset - start + lengthBytes);
+    }
+    return new Uint8Array(viewOf(this.#options.arena.address, offset, lengthBytes));
   }
 
   /**
@@ -558,19 +575,18 @@ export class StoreServer {
 
   #writeMetadata(entry: ObjectEntry, metadata: Uint8Array): void {
     if (metadata.length === 0) return;
-    const view = this.#arenaView(entry.offset + entry.dataSize, metadata.length);
-    new Uint8Array(view).set(metadata);
+    this.#arenaView(entry.offset + entry.dataSize, metadata.length).set(metadata);
   }
 
   #metadataCopy(entry: ObjectEntry): Uint8Array {
     if (entry.metadataSize === 0) return new Uint8Array(0);
-    return new Uint8Array(this.#arenaView(entry.offset + entry.dataSize, entry.metadataSize)).slice();
+    return this.#arenaView(entry.offset + entry.dataSize, entry.metadataSize).slice();
   }
 
   /** XXH64 of data then metadata (contiguous in the arena), as 8 big-endian bytes. */
   #hash(entry: ObjectEntry): Uint8Array {
     const total = entry.dataSize + entry.metadataSize;
-    const bytes = total === 0 ? new Uint8Array(0) : new Uint8Array(this.#arenaView(entry.offset, total));
+    const bytes = total === 0 ? new Uint8Array(0) : this.#arenaView(entry.offset, total);
     const digest = Bun.hash.xxHash64(bytes);
     const out = new Uint8Array(8);
     new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, digest), false);
