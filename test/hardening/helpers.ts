@@ -1,10 +1,21 @@
-import { readdirSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 import type { Subprocess } from "bun";
 import type { PlasmaClient } from "../../src/client/index.ts";
 
 /** Open descriptors of a process, counted from /proc/<pid>/fd. */
 export function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** What each descriptor of a process points at (for failure messages). */
+export function fdLinks(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/fd`).map((fd) => {
+    try {
+      return `${fd}->${readlinkSync(`/proc/${pid}/fd/${fd}`)}`;
+    } catch {
+      return `${fd}->?`;
+    }
+  });
 }
 
 /** Fields of the store's debugString (what any client can ask for on the data path). */
