@@ -1,0 +1,104 @@
+#!/usr/bin/env bun
+/**
+ * `bun run bench [--quick] [--out FILE.json] [--only a,b]`: runs every section in its own process (the
+ * latency sections twice: unpinned, then with everything pinned to one core by taskset), then prints
+ * the machine, the limits and the comparison tables in Markdown and writes them as JSON (and .md).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { ensureRedisServer, type Metrics, machineInfo } from "./lib/env.ts";
+import { buildRows, renderMarkdown } from "./rows.ts";
+
+interface SectionPlan {
+  name: string;
+  pinned: boolean;
+}
+
+export const SECTIONS = ["limits", "redis", "files", "store", "large", "handoff", "scaling"] as const;
+const PINNED_SECTIONS = ["limits", "redis", "store", "handoff"] as const;
+
+interface SectionResult extends SectionPlan {
+  seconds: number;
+  error: string | null;
+}
+
+function parseArgs(argv: readonly string[]) {
+  const flagValue = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const quick = argv.includes("--quick");
+  return {
+    quick,
+    out: flagValue("--out") ?? join(import.meta.dir, "results", quick ? "quick.json" : "latest.json"),
+    only: flagValue("--only")?.split(",") ?? null,
+  };
+}
+
+async function runSection(
+  plan: SectionPlan,
+  quick: boolean,
+  timeoutMs: number,
+): Promise<{ metrics: Metrics; error: string | null }> {
+  const script = join(import.meta.dir, `${plan.name}.ts`);
+  const args = ["bun", script, "--json", ...(quick ? ["--quick"] : []), ...(plan.pinned ? ["--pinned"] : [])];
+  const cmd = plan.pinned ? ["taskset", "-c", "1", ...args] : args;
+  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "inherit", stdin: "ignore" });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+  const stdout = await new Response(proc.stdout).text();
+  const code = await proc.exited;
+  clearTimeout(timer);
+  const line = stdout.split("\n").find((l) => l.startsWith("METRICS "));
+  if (code !== 0 || line === undefined) {
+    return {
+      metrics: {},
+      error: `exited with ${code ?? proc.signalCode}${line === undefined ? ", no metrics" : ""}`,
+    };
+  }
+  return { metrics: JSON.parse(line.slice("METRICS ".length)) as Metrics, error: null };
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  ensureRedisServer();
+  const canPin = Bun.which("taskset") !== null && navigator.hardwareConcurrency > 1;
+  const plans: SectionPlan[] = [
+    ...SECTIONS.map((name) => ({ name, pinned: false })),
+    ...(canPin ? PINNED_SECTIONS.map((name) => ({ name, pinned: true })) : []),
+  ].filter((p) => args.only === null || args.only.includes(p.name));
+  const metrics: Metrics = {};
+  const results: SectionResult[] = [];
+  const started = performance.now();
+  for (const plan of plans) {
+    const t0 = performance.now();
+    console.error(`bench: ${plan.name}${plan.pinned ? " (pinned to cpu 1)" : ""}…`);
+    const { metrics: m, error } = await runSection(plan, args.quick, args.quick ? 90_000 : 900_000);
+    for (const [key, v] of Object.entries(m)) metrics[plan.pinned ? `pinned.${key}` : key] = v;
+    const seconds = (performance.now() - t0) / 1000;
+    results.push({ ...plan, seconds, error });
+    if (error !== null) console.error(`bench: ${plan.name} failed: ${error}`);
+  }
+  const machine = machineInfo();
+  const rows = buildRows(metrics);
+  const header = [
+    `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, Linux ${machine.kernel}, page size ${machine.pageSizeBytes} B (huge ${machine.hugePageSizeBytes / 2 ** 20} MiB), Bun ${machine.bunVersion}, redis-server ${machine.redisVersion}; load average ${machine.loadAverage} at the end.`,
+    `Mode: ${args.quick ? "quick (few repeats, 100,000 resident objects instead of 1,000,000)" : "full"}; figures are medians over repeats; ${machine.date}; took ${((performance.now() - started) / 1000).toFixed(0)} s.`,
+  ];
+  const markdown = renderMarkdown(rows, metrics, header);
+  console.log(markdown);
+  mkdirSync(dirname(args.out), { recursive: true });
+  writeFileSync(
+    args.out,
+    `${JSON.stringify({ machine, quick: args.quick, sections: results, metrics, rows }, null, 2)}\n`,
+  );
+  writeFileSync(`${args.out.replace(/\.json$/, "")}.md`, `${markdown}\n`);
+  console.error(`bench: wrote ${args.out}`);
+  const failed = results.filter((r) => r.error !== null);
+  if (failed.length > 0) {
+    console.error(`bench: ${failed.length} section(s) failed: ${failed.map((f) => f.name).join(", ")}`);
+    return 1;
+  }
+  return 0;
+}
+
+if (import.meta.main) process.exit(await main());
