@@ -46,6 +46,7 @@ describe("arena integrity", () => {
       const [buffer] = await writer.getBuffers([id]);
       expect(new TextDecoder().decode(buffer ?? new Uint8Array())).toBe("still here");
       await writer.release(id);
+      expect(buffer?.length).toBe(10); // keeps the buffer (and so its reference) reachable until the release
       expect((await debugFigures(writer)).invariants).toBe("ok");
       await writer.disconnect();
     } finally {
@@ -72,6 +73,7 @@ describe("arena integrity", () => {
       const [buffer] = await owner.getBuffers([id]);
       expect(buffer?.every((b) => b === 0x42)).toBe(true);
       await owner.release(id);
+      expect(buffer?.length).toBe(64); // keeps the buffer (and so its reference) reachable until the release
       const figures = await debugFigures(owner);
       // the crashed writers' references are gone (the write-own writer's sealed object stays, unused);
       // the shared object is intact
@@ -112,6 +114,8 @@ describe("arena integrity", () => {
       expect(read?.every((b) => b === 0x5a)).toBe(true);
       expect(await client.hash(id)).toEqual(await reader.hash(id));
       await reader.release(id);
+      expect(read?.length).toBe(4 * MiB - 4096); // keeps the buffer reachable until the release
+      expect(buffer.length).toBe(4 * MiB - 4096);
       expect((await debugFigures(client)).invariants).toBe("ok");
       await reader.disconnect();
       await client.disconnect();

@@ -24,7 +24,9 @@ afterAll(async () => {
 test("creates with waitMs wait for memory held by others and are served in FIFO order", async () => {
   // The holder fills the store with an object it keeps a reference to: nothing can be evicted.
   const full = ObjectID.fromRandom();
-  (await holder.create(full, CAPACITY)).fill(1);
+  // The holder's reference lives as long as its buffer: `fullBuffer` stays reachable until the release.
+  const fullBuffer = await holder.create(full, CAPACITY);
+  fullBuffer.fill(1);
   await holder.seal(full);
   expect(await waiters[0]?.create(ObjectID.fromRandom(), 1000).catch((e: unknown) => e)).toBeInstanceOf(
     StoreFullError,
@@ -47,6 +49,7 @@ test("creates with waitMs wait for memory held by others and are served in FIFO 
 
   // Releasing and deleting the big object frees the store: the first in line gets it, the others wait.
   await holder.release(full);
+  expect(fullBuffer.length).toBe(CAPACITY);
   await holder.delete(full);
   const first = await pending[0];
   expect(first?.length).toBe(size);

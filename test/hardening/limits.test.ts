@@ -64,6 +64,7 @@ describe("limits from the command line, each a typed error for that client only"
     buffer.fill(7);
     await a.seal(id);
     await a.release(id);
+    expect(buffer.length).toBe(MiB - 10); // the reference lives with the buffer: reachable until the release
     // the other client and this one still work
     expect(await b.contains(id)).toBe(true);
     expect(await a.delete(id)).toBe(1);
@@ -115,14 +116,18 @@ describe("limits from the command line, each a typed error for that client only"
     const other = ids.slice(0, 3).map((id) => b.getBuffers([id]));
     await waitUntil("6 gets wait", async () => (await debugFigures(b)).waitingGets === 6);
     for (const id of ids.slice(0, 3)) await b.createAndSeal(id, new TextEncoder().encode(id.hex()));
+    // References live as long as their buffers: keep them reachable until the releases.
+    const buffers: (Uint8Array | null)[] = [];
     for (const [i, pending] of [...blocked, ...other].entries()) {
       const [buffer] = await pending;
+      buffers.push(buffer ?? null);
       expect(new TextDecoder().decode(buffer ?? new Uint8Array())).toBe((ids[i % 3] as ObjectID).hex());
     }
     for (const id of ids.slice(0, 3)) {
       await a.release(id);
       await b.release(id);
     }
+    expect(buffers.length).toBe(6);
     await b.delete(ids.slice(0, 3));
     expect((await debugFigures(a)).invariants).toBe("ok");
   });

@@ -11,7 +11,9 @@ try {
     await client.createAndSeal(id, new Uint8Array(1024).fill(rounds & 0xff));
     const [buffer] = await client.getBuffers([id]);
     if (buffer?.[0] !== (rounds & 0xff)) throw new Error("content mismatch");
+    if (buffer === null || buffer === undefined) throw new Error("missing");
     await client.release(id);
+    if (buffer.length !== 1024) throw new Error("wrong length"); // keeps the buffer reachable until the release
     await client.delete(id);
     if (++rounds === 50) console.log("busy");
   }

@@ -20,6 +20,7 @@ const counts = {
   seals: 0,
   gets: 0,
   verified: 0,
+  bytesVerified: 0,
   hashChecks: 0,
   mismatches: 0,
   releases: 0,
@@ -142,6 +143,8 @@ async function getAndVerify(): Promise<void> {
     } else {
       await client.release(id);
       counts.releases++;
+      // A reference lives with its buffer: using it after the release keeps it reachable until then.
+      counts.bytesVerified += result.data.length;
     }
   }
 }
@@ -153,6 +156,7 @@ async function releaseHeld(): Promise<void> {
   verify(entry.data, entry.metadata, entry.id);
   await client.release(entry.id);
   counts.releases++;
+  counts.bytesVerified += entry.data.length;
 }
 
 while (Date.now() < deadline) {
@@ -178,6 +182,7 @@ while (Date.now() < deadline) {
 for (const entry of held.splice(0)) {
   verify(entry.data, entry.metadata, entry.id);
   await client.release(entry.id);
+  counts.bytesVerified += entry.data.length;
 }
 await client.disconnect();
 console.log(JSON.stringify(counts));

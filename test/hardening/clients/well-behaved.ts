@@ -12,10 +12,14 @@ const [read] = await client.getBuffers([id], { withMeta: true, timeoutMs: 10_000
 const roundTrip =
   read?.data.every((b) => b === 0xab) === true && new TextDecoder().decode(read.metadata) === "meta";
 await client.release(id);
+// The reference lives with the buffer: `read` is used after the release so it stays reachable until then.
+const readBytes = read?.data.length ?? 0;
 const listed = await client.list();
 let deleted = 0;
 for (let i = 0; i < listed.length; i += 1000)
   deleted += await client.delete(listed.slice(i, i + 1000).map((o) => o.id));
 const invariants = /^invariants: (.*)$/m.exec(await client.debugString())?.[1];
 await client.disconnect();
-console.log(JSON.stringify({ roundTrip, listed: listed.length, invariants, deletedAtOnce: deleted }));
+console.log(
+  JSON.stringify({ roundTrip, listed: listed.length, invariants, deletedAtOnce: deleted, readBytes }),
+);
