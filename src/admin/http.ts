@@ -2,6 +2,8 @@ import type { Server } from "bun";
 import type { Logger } from "../log.ts";
 import { PlasmaError } from "../protocol/errors.ts";
 import { type AdminAuth, describeAuthFailure } from "./auth.ts";
+import { dashboardApi } from "./dashboard/api.ts";
+import { dashboardPage } from "./dashboard/page.ts";
 import { AdminError, AdminInvalidArgumentError, AdminNotFoundError, HTTP_STATUS_OF } from "./errors.ts";
 import { formatHostPort } from "./grpc.ts";
 import type { AdminMetrics } from "./metrics.ts";
@@ -92,12 +94,24 @@ export function startAdminHttp(options: AdminHttpOptions): AdminHttpServer {
   const route = async (request: Request, server: Server<undefined>): Promise<Response> => {
     const url = new URL(request.url);
     const path = url.pathname;
-    if (request.method !== "GET" && request.method !== "HEAD") {
+    // Changes go through the dashboard's action endpoints (DELETE /v1/objects/ID, POST /v1/evict,
+    // PUT /v1/policy); everything else is GET.
+    const action =
+      (request.method === "DELETE" && /^\/v1\/objects\/[^/]+$/.test(path)) ||
+      (request.method === "POST" && path === "/v1/evict") ||
+      ((request.method === "PUT" || request.method === "POST") && path === "/v1/policy");
+    if (request.method !== "GET" && request.method !== "HEAD" && !action) {
       return json(
-        { error: { code: "METHOD_NOT_ALLOWED", message: "The HTTP admin API is read-only: use GET." } },
+        {
+          error: {
+            code: "METHOD_NOT_ALLOWED",
+            message: `${request.method} ${path} is not an admin endpoint: use GET, or DELETE /v1/objects/ID, POST /v1/evict, PUT /v1/policy.`,
+          },
+        },
         405,
       );
     }
+    if (path === "/" || path === "/index.html") return dashboardPage();
     if (path === "/healthz") return new Response("ok\n");
     if (path === "/readyz") {
       return options.ready() ? new Response("ready\n") : new Response("not ready\n", { status: 503 });
@@ -119,6 +133,8 @@ export function startAdminHttp(options: AdminHttpOptions): AdminHttpServer {
       );
       throw failure;
     }
+    const dashboard = await dashboardApi(request, path, { service, auth, logger: log, server });
+    if (dashboard !== null) return dashboard;
     if (path === "/v1/info") return json(service.info());
     if (path === "/v1/stats") return json(service.stats());
     if (path === "/v1/objects") return json(service.listObjects(objectsQueryOf(url.searchParams)));
