@@ -89,6 +89,40 @@ describe.skipIf(!isRoot)("access control", () => {
     });
   });
 
+  test("admin plane token rules hold next to the socket rules: no token or a wrong one is 401, the right one works", async () => {
+    const token = "hardening-token";
+    await withStore(
+      [
+        "--socket-mode",
+        "0666",
+        "--allow-uid",
+        "0",
+        "--admin-grpc",
+        "off",
+        "--admin-http",
+        "127.0.0.1:0",
+        "--admin-token",
+        token,
+      ],
+      async (store) => {
+        const address = /"adminHttp":"([^"]+)"/.exec(store.output())?.[1];
+        expect(address).toBeDefined();
+        const get = (auth: string | null) =>
+          fetch(`http://${address}/v1/stats`, {
+            headers: { connection: "close", ...(auth === null ? {} : { authorization: auth }) },
+          });
+        expect((await get(null)).status).toBe(401);
+        expect((await get("Bearer wrong-token")).status).toBe(401);
+        expect((await get(token)).status).toBe(401);
+        const ok = await get(`Bearer ${token}`);
+        expect(ok.status).toBe(200);
+        expect(((await ok.json()) as { connectedClients: number }).connectedClients).toBe(0);
+        // the admin token is no way around --allow-uid on the data path
+        expect((await connectAs(store, OTHER_UID)).error).toBe("AccessDeniedError");
+      },
+    );
+  });
+
   test("--allow-uid: a uid not on the list gets AccessDeniedError and the store logs it; listed uids get in", async () => {
     await withStore(["--socket-mode", "0666", "--allow-uid", `0,${ALLOWED_UID}`], async (store) => {
       expect(statSync(store.socketPath).mode & 0o777).toBe(0o666);
