@@ -4,8 +4,9 @@
 //   bun examples/put-get.ts [SOCKET] [SIZE_BYTES]
 //
 // SOCKET defaults to $PLASMA_SOCKET or /run/plasma/plasma.sock; SIZE_BYTES to 1 MiB. Set
-// PLASMA_CLIENT_POPULATE=1 to map the arena with MAP_POPULATE. Prints one JSON line and exits 0 when the
-// bytes read back are the bytes written.
+// PLASMA_CLIENT_POPULATE=1 to map the arena with MAP_POPULATE, PLASMA_CONNECT_RETRIES (default 300, 100 ms
+// apart) to wait less for the store. Prints one JSON line and exits 0 when the bytes read back are the
+// bytes written.
 import { connect, ObjectID } from "../src/client/index.ts";
 
 const socketPath = process.argv[2] ?? process.env.PLASMA_SOCKET ?? "/run/plasma/plasma.sock";
@@ -13,7 +14,8 @@ const sizeBytes = Number(process.argv[3] ?? 1024 * 1024);
 const populate = process.env.PLASMA_CLIENT_POPULATE === "1";
 
 // The store may still be starting: retry the connection for up to ~30 s.
-const client = await connect(socketPath, { retries: 300, retryDelayMs: 100, populate });
+const retries = Number(process.env.PLASMA_CONNECT_RETRIES ?? 300);
+const client = await connect(socketPath, { retries, retryDelayMs: 100, populate });
 const id = ObjectID.fromRandom();
 const pattern = (i: number) => (i * 31 + 7) & 0xff;
 

@@ -45,8 +45,9 @@ export const USAGE = `Usage: plasma_store [options]
       --help               print this help
 
 Environment: PLASMA_MEMORY, PLASMA_SOCKET, PLASMA_DIRECTORY, PLASMA_HUGE_PAGES=1, PLASMA_PREFAULT=1,
-PLASMA_EVICTION, PLASMA_ADMIN_GRPC, PLASMA_ADMIN_HTTP, PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1,
-PLASMA_ADMIN_READ_ONLY=1, PLASMA_LOG_LEVEL (default info). Flags win over the environment.`;
+PLASMA_SOCKET_MODE, PLASMA_SOCKET_GROUP, PLASMA_EVICTION, PLASMA_ADMIN_GRPC, PLASMA_ADMIN_HTTP,
+PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1, PLASMA_ADMIN_READ_ONLY=1, PLASMA_LOG_LEVEL (default info).
+Flags win over the environment.`;
 
 /** A bad command line; the CLI prints the message and the usage and exits 2. */
 export class UsageError extends Error {}
@@ -131,8 +132,10 @@ export function parseCli(
   }
   const limits = parseLimitFlags(v);
   if (Object.keys(limits).length > 0) options.limits = { ...options.limits, ...limits };
-  if (v["socket-mode"] !== undefined) options.socketMode = parseSocketMode(v["socket-mode"]);
-  if (v["socket-group"] !== undefined) options.socketGroup = parseSocketGroup(v["socket-group"]);
+  const socketMode = v["socket-mode"] ?? (env.PLASMA_SOCKET_MODE || undefined);
+  if (socketMode !== undefined) options.socketMode = parseSocketMode(socketMode);
+  const socketGroup = v["socket-group"] ?? (env.PLASMA_SOCKET_GROUP || undefined);
+  if (socketGroup !== undefined) options.socketGroup = parseSocketGroup(socketGroup);
   if (v["allow-uid"] !== undefined) {
     const uids = v["allow-uid"].split(",").map((s) => Number(s.trim()));
     if (uids.some((u) => !Number.isSafeInteger(u) || u < 0))

@@ -2,13 +2,7 @@ import { chmodSync, chownSync, existsSync, unlinkSync } from "node:fs";
 import packageJson from "../../package.json" with { type: "json" };
 import type { AdminOptions } from "../admin/config.ts";
 import type { AdminPlane } from "../admin/plane.ts";
-import {
-  type ArenaFile,
-  closeFd,
-  isSocketListening,
-  unmap,
-  viewOf,
-} from "../ffi/index.ts";
+import { type ArenaFile, closeFd, isSocketListening, unmap, viewOf } from "../ffi/index.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { PlasmaError } from "../protocol/errors.ts";
 import type { EvictionPolicyName } from "./eviction/policy.ts";
