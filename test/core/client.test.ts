@@ -70,6 +70,8 @@ describe("create, seal, get", () => {
         expect(meta).toEqual(metadata);
         await client.release(id);
         await client.release(id);
+        // The creator's buffer held one of those references: keep it reachable until then.
+        expect(buffer.length).toBe(dataLength);
       }
     }
   });
@@ -101,12 +103,13 @@ describe("create, seal, get", () => {
     const id = ObjectID.fromRandom();
     await expect(client.seal(id)).rejects.toBeInstanceOf(ObjectNotFoundError);
     await expect(client.abort(id)).rejects.toBeInstanceOf(ObjectNotFoundError);
-    await client.create(id, 4);
+    const buffer = await client.create(id, 4);
     await client.seal(id);
     await expect(client.seal(id)).rejects.toBeInstanceOf(ObjectAlreadySealedError);
     await expect(client.abort(id)).rejects.toBeInstanceOf(ObjectAlreadySealedError);
     await client.release(id);
     await expect(client.release(id)).rejects.toBeInstanceOf(ObjectNotFoundError);
+    expect(buffer.length).toBe(4);
   });
 
   test("abort frees the id for a new create", async () => {
@@ -119,6 +122,7 @@ describe("create, seal, get", () => {
     await client.seal(id);
     expect(await client.contains(id)).toBe(true);
     await client.release(id);
+    expect(buffer.length).toBe(3);
   });
 
   test("get of absent ids returns null at timeouts 0, 10, 100 and 1000 ms", async () => {
@@ -209,6 +213,8 @@ describe("values", () => {
     const [first, second] = reader.stdout.trim().split("\n");
     expect(JSON.parse(first as string)).toEqual({ data: "bytes", metadata: "meta!" });
     expect(JSON.parse(second as string)).toEqual([["answer", 42]]);
+    // The creator's buffer holds the reference; it must stay reachable until released (else GC ends it).
+    expect(data.length).toBe(5);
     await client.release(source);
   });
 });
@@ -363,6 +369,7 @@ describe("memory", () => {
         buffer.fill(round + 1);
         await c.seal(id);
         await c.release(id);
+        expect(buffer.length).toBe(999_000);
       }
       const list = await c.list();
       expect(list.length).toBe(1);

@@ -77,6 +77,7 @@ test("the creator's buffer becomes a reference at seal; collecting it before sea
   expect(await refCount(kept)).toBe(1);
   await client.release(kept);
   expect(await refCount(kept)).toBe(0);
+  expect(buffer.length).toBe(8);
 
   const dropped = ObjectID.fromRandom();
   await (async () => {
