@@ -23,9 +23,10 @@ const buffer = await client.create(id, sizeBytes, new TextEncoder().encode("put-
 for (let i = 0; i < sizeBytes; i += 4096) buffer[i] = pattern(i);
 buffer[sizeBytes - 1] = 0x5a;
 await client.seal(id);
-await client.release(id);
 
-const [view] = await client.getBuffers([id]);
+// Read it back through a second connection: the bytes come from the store's shared memory.
+const reader = await connect(socketPath, { populate });
+const [view] = await reader.getBuffers([id], { timeoutMs: 10_000 });
 let ok = view !== null && view !== undefined && view.length === sizeBytes && view[sizeBytes - 1] === 0x5a;
 if (ok && view) for (let i = 0; i < sizeBytes - 1 && ok; i += 4096) ok = view[i] === pattern(i);
 console.log(
@@ -37,5 +38,6 @@ console.log(
     uid: process.getuid?.(),
   }),
 );
+await reader.disconnect();
 await client.disconnect();
 process.exit(ok ? 0 : 1);
