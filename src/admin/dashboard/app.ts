@@ -588,6 +588,9 @@ async function showDetail(id: string): Promise<void> {
       );
       ($("detail-download") as HTMLButtonElement).disabled = true;
       $("detail-delete").hidden = true;
+      $("detail-utf8").textContent = "";
+      $("detail-hex").textContent = "";
+      $("detail-hex").hidden = true;
       return;
     }
     throw error;
@@ -605,7 +608,7 @@ async function showDetail(id: string): Promise<void> {
     ["ref count", String(o.refCount)],
     ["accesses", String(o.accessCount)],
     ["created", `${formatTime(o.createTimeMs)} (${formatDuration(now - o.createTimeMs)} ago)`],
-    ["construct", `${o.constructDurationMs} ms`],
+    ["construct", o.constructDurationMs < 0 ? "–" : `${o.constructDurationMs.toFixed(2)} ms`],
     ["last access", `${formatTime(o.lastAccessTimeMs)} (${formatDuration(now - o.lastAccessTimeMs)} ago)`],
     ["delete pending", o.deletePending ? "yes" : "no"],
   ];
