@@ -195,7 +195,8 @@ function download(request: Request, id: string, ctx: DashboardApiContext): Respo
   ctx.logger.debug({ ...requester(request, ctx.server), id: held.id, size }, "admin HTTP download");
   const headers = {
     "content-type": "application/octet-stream",
-    "content-length": String(size),
+    // Bun sends a streamed body chunked (no Content-Length): the size rides in its own header.
+    "x-data-size-bytes": String(size),
     "content-disposition": `attachment; filename="${held.id}.bin"`,
     "cache-control": "no-store",
   };
