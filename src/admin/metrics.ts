@@ -48,6 +48,21 @@ export class AdminMetrics {
       "Largest object that fits without evicting.",
       () => stats().largestFreeBlockBytes,
     );
+    gauge(
+      "plasma_arena_bytes",
+      "Size of the shared-memory arena (the capacity rounded to pages).",
+      () => service.info().arenaBytes,
+    );
+    gauge(
+      "plasma_arena_reserved_bytes",
+      "Arena bytes the kernel promised up front (fallocate, huge pages).",
+      () => service.memory().reservedBytes,
+    );
+    gauge(
+      "plasma_arena_faulted_bytes",
+      "Arena bytes resident in memory now.",
+      () => service.memory().faultedBytes,
+    );
     gauge("plasma_evictable_bytes", "Bytes of sealed objects nobody holds.", () => stats().evictableBytes);
     gauge("plasma_connected_clients", "Clients connected to the socket.", () => stats().connectedClients);
     gauge("plasma_waiting_gets", "Gets waiting for objects to be sealed.", () => stats().waitingGets);

@@ -15,6 +15,7 @@ export interface AdminPlaneOptions extends AdminOptions {
   arena: AdminServiceOptions["arena"];
   startTimeMs: number;
   readArena(offset: number, length: number): Uint8Array;
+  memory: AdminServiceOptions["memory"];
   ready(): boolean;
 }
 
@@ -48,6 +49,7 @@ export async function startAdminPlane(options: AdminPlaneOptions): Promise<Admin
     arena: options.arena,
     startTimeMs: options.startTimeMs,
     readArena: options.readArena,
+    memory: options.memory,
     endpoints: () => ({
       grpc: grpcServer?.address ?? "",
       http: httpServer?.address ?? "",

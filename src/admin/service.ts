@@ -46,6 +46,12 @@ export interface AdminEndpointsView {
   readOnly: boolean;
 }
 
+export interface ArenaMemoryView {
+  reservedBytes: number;
+  faultedBytes: number;
+  prefaulted: boolean;
+}
+
 export interface StoreInfoView {
   version: string;
   pid: number;
@@ -61,6 +67,9 @@ export interface StoreInfoView {
   uptimeSeconds: number;
   evictionPolicy: string;
   admin: AdminEndpointsView;
+  reservedBytes: number;
+  faultedBytes: number;
+  prefaulted: boolean;
 }
 
 export interface CountersView {
@@ -203,6 +212,8 @@ export interface AdminServiceOptions {
   startTimeMs: number;
   /** A copy of arena bytes; must throw once the arena is unmapped. */
   readArena(offset: number, length: number): Uint8Array;
+  /** The arena's memory accounting now (reserved and resident bytes). */
+  memory(): ArenaMemoryView;
   endpoints(): AdminEndpointsView;
 }
 
@@ -295,8 +306,14 @@ export class AdminService {
     this.#watchers.clear();
   }
 
+  /** Reserved and resident arena bytes, measured now. */
+  memory(): ArenaMemoryView {
+    return this.#o.memory();
+  }
+
   info(): StoreInfoView {
     const o = this.#o;
+    const memory = o.memory();
     return {
       version: o.version,
       pid: process.pid,
@@ -312,6 +329,9 @@ export class AdminService {
       uptimeSeconds: (Date.now() - o.startTimeMs) / 1000,
       evictionPolicy: this.#core.policy.name,
       admin: o.endpoints(),
+      reservedBytes: memory.reservedBytes,
+      faultedBytes: memory.faultedBytes,
+      prefaulted: memory.prefaulted,
     };
   }
 

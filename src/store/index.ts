@@ -136,6 +136,14 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
           if (!mapped) throw new PlasmaError("The store is stopping; its memory is no longer mapped.");
           return new Uint8Array(viewOf(address, offset, length)).slice();
         },
+        memory: () => {
+          const accounting = prepared.accounting();
+          return {
+            reservedBytes: accounting.reservedBytes,
+            faultedBytes: mapped ? accounting.faultedBytes : 0,
+            prefaulted: accounting.prefaulted,
+          };
+        },
         ready: () => mapped && existsSync(socketPath),
       });
     } catch (error) {
