@@ -1,10 +1,10 @@
 #!/usr/bin/env bun
 /**
- * `bun run bench [--quick] [--out FILE.json] [--only a,b]`: runs every section in its own process (the
+ * `bun run bench [--quick] [--out FILE.json] [--only a,b] [--merge]`: runs every section in its own process (the
  * latency sections twice: unpinned, then with everything pinned to one core by taskset), then prints
  * the machine, the limits and the comparison tables in Markdown and writes them as JSON (and .md).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ensureRedisServer, type Metrics, machineInfo } from "./lib/env.ts";
 import { buildRows, renderMarkdown } from "./rows.ts";
@@ -32,6 +32,8 @@ function parseArgs(argv: readonly string[]) {
     quick,
     out: flagValue("--out") ?? join(import.meta.dir, "results", quick ? "quick.json" : "latest.json"),
     only: flagValue("--only")?.split(",") ?? null,
+    /** Keep the figures already in --out and replace only those measured now (re-running one section). */
+    merge: argv.includes("--merge"),
   };
 }
 
@@ -68,6 +70,16 @@ async function main(): Promise<number> {
   ].filter((p) => args.only === null || args.only.includes(p.name));
   const metrics: Metrics = {};
   const results: SectionResult[] = [];
+  if (args.merge && existsSync(args.out)) {
+    const previous = JSON.parse(readFileSync(args.out, "utf8")) as {
+      metrics: Metrics;
+      sections: SectionResult[];
+    };
+    Object.assign(metrics, previous.metrics);
+    results.push(
+      ...previous.sections.filter((s) => !plans.some((p) => p.name === s.name && p.pinned === s.pinned)),
+    );
+  }
   const started = performance.now();
   for (const plan of plans) {
     const t0 = performance.now();

@@ -37,7 +37,7 @@ async function resident(options: BenchOptions, metrics: Metrics): Promise<void> 
       await pipelinedUs({ ops: fresh.length, repeats: 0, inFlight: IN_FLIGHT }, (i) =>
         client.createAndSeal(fresh[i] as ObjectID, data),
       );
-      all.push(...fresh);
+      for (const id of fresh) all.push(id);
     };
     const measureOps = async (label: string) => {
       const repeats = options.quick ? 3 : 7;
