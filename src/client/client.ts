@@ -142,6 +142,7 @@ export class PlasmaClient {
   readonly #references: ReferenceTable;
   readonly #subscriptions = new Set<Subscription>();
   #disconnected = false;
+  #releasesScheduled = false;
 
   /** @internal use connect() */
   constructor(connection: Connection, options: ConnectOptions) {
@@ -150,7 +151,9 @@ export class PlasmaClient {
     this.#arena = new ClientArena(connection.arenaFd, connection.welcome.arenaBytes, {
       populate: options.populate,
     });
-    this.#references = new ReferenceTable((holding) => this.#giveBack(holding));
+    this.#references = new ReferenceTable(() => this.#scheduleReleases());
+    // Grants waiting to go back travel ahead of every request, so the store applies them first.
+    connection.beforeRequest(() => this.#sendReleases());
     connection.onClose((error) => this.#closed(error));
   }
 
@@ -525,9 +528,22 @@ export class PlasmaClient {
     return { data, metadata: new Uint8Array(buffer, loc.dataSize, loc.metadataSize) };
   }
 
-  #giveBack(holding: Holding): void {
-    if (this.#connection.closed) return;
-    this.#connection.send((out) => encodeRelease(out, holding.id, holding.storeGrants));
+  #scheduleReleases(): void {
+    if (this.#releasesScheduled) return;
+    this.#releasesScheduled = true;
+    setImmediate(() => {
+      this.#releasesScheduled = false;
+      this.#sendReleases();
+    });
+  }
+
+  /** Gives the grants of every idle holding back, one Release frame each. */
+  #sendReleases(): void {
+    if (this.#connection.closed || this.#references.idleCount === 0) return;
+    const idle = this.#references.takeIdle();
+    this.#connection.send((out) => {
+      for (const holding of idle) encodeRelease(out, holding.id, holding.storeGrants);
+    });
   }
 
   #arenaCanView(totalBytes: number): void {

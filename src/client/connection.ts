@@ -47,6 +47,7 @@ export class Connection {
   #nextRequestId = 1;
   #closedError: PlasmaConnectionError | null = null;
   #onClose: ((error: PlasmaConnectionError) => void) | null = null;
+  #beforeRequest: (() => void) | null = null;
 
   private constructor(socketPath: string, welcome: Welcome, arenaFd: number, log: Logger) {
     this.socketPath = socketPath;
@@ -97,6 +98,11 @@ export class Connection {
 
   get closed(): boolean {
     return this.#closedError !== null;
+  }
+
+  /** Called before each request is encoded, to put frames that must precede it (releases) first. */
+  beforeRequest(hook: () => void): void {
+    this.#beforeRequest = hook;
   }
 
   onClose(handler: (error: PlasmaConnectionError) => void): void {
@@ -170,6 +176,7 @@ export class Connection {
     encode: (out: ByteWriter, requestId: number) => void,
     reject: (e: Error) => void,
   ): void {
+    this.#beforeRequest?.();
     const mark = this.#out.length;
     try {
       encode(this.#out, requestId);

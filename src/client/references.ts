@@ -27,12 +27,32 @@ export interface Holding {
 export class ReferenceTable {
   readonly #holdings = new Map<string, Holding>();
   readonly #registry: FinalizationRegistry<Reference>;
-  readonly #giveBack: (holding: Holding) => void;
+  /**
+   * Holdings whose last local reference ended, with store grants not sent back yet. The client sends them
+   * back before its next request and at the latest on the next turn of the event loop; until then a get of
+   * the same object revives the holding without asking the store (as Plasma's client did), which makes a
+   * get+release loop over one object cost no round trip.
+   */
+  readonly #idle = new Map<string, Holding>();
+  readonly #becameIdle: () => void;
 
-  /** `giveBack` sends the holding's store grants back to the store (the last local reference ended). */
-  constructor(giveBack: (holding: Holding) => void) {
-    this.#giveBack = giveBack;
+  /** `becameIdle` is called when a holding starts waiting to be given back (drain with `takeIdle`). */
+  constructor(becameIdle: () => void) {
+    this.#becameIdle = becameIdle;
     this.#registry = new FinalizationRegistry((reference) => this.#end(reference));
+  }
+
+  /** The holdings waiting to give their grants back; the caller sends one Release each. */
+  takeIdle(): Holding[] {
+    if (this.#idle.size === 0) return [];
+    const idle = [...this.#idle.values()];
+    this.#idle.clear();
+    return idle;
+  }
+
+  /** Holdings waiting to give their grants back. */
+  get idleCount(): number {
+    return this.#idle.size;
   }
 
   get(key: string): Holding | undefined {
@@ -47,7 +67,8 @@ export class ReferenceTable {
   /** A sealed object this client already holds: a further buffer can be served without asking the store. */
   heldSealed(key: string): Holding | undefined {
     const holding = this.#holdings.get(key);
-    return holding?.sealed && holding.references.size > 0 ? holding : undefined;
+    if (holding?.sealed && holding.references.size > 0) return holding;
+    return this.#revive(key);
   }
 
   /** Records the creator's grant for a new unsealed object. */
@@ -67,7 +88,7 @@ export class ReferenceTable {
 
   /** The store granted a reference (a get found the object). */
   granted(key: string, id: Uint8Array, location: ObjectLocation): Holding {
-    let holding = this.#holdings.get(key);
+    let holding = this.#holdings.get(key) ?? this.#revive(key);
     if (holding === undefined) {
       holding = {
         key,
@@ -143,6 +164,7 @@ export class ReferenceTable {
       }
     }
     this.#holdings.clear();
+    this.#idle.clear();
   }
 
   #end(reference: Reference): void {
@@ -155,6 +177,16 @@ export class ReferenceTable {
 
   #finish(holding: Holding): void {
     this.#holdings.delete(holding.key);
-    if (holding.storeGrants > 0) this.#giveBack(holding);
+    if (holding.storeGrants === 0) return;
+    this.#idle.set(holding.key, holding);
+    if (this.#idle.size === 1) this.#becameIdle();
+  }
+
+  #revive(key: string): Holding | undefined {
+    const holding = this.#idle.get(key);
+    if (holding === undefined) return undefined;
+    this.#idle.delete(key);
+    this.#holdings.set(key, holding);
+    return holding;
   }
 }

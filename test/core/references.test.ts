@@ -157,3 +157,27 @@ test("calls after disconnect fail with PlasmaConnectionError", async () => {
   await other.disconnect();
   await expect(other.contains(ObjectID.fromRandom())).rejects.toBeInstanceOf(PlasmaConnectionError);
 });
+
+test("a get of an object this client just released is served without asking the store", async () => {
+  const id = ObjectID.fromRandom();
+  await client.createAndSeal(id, new Uint8Array(16).fill(4));
+  const hits = async () => Number(/gets: (\d+) hits/.exec(await client.debugString())?.[1]);
+  const before = await hits();
+  for (let i = 0; i < 10; i++) {
+    const [view] = await client.getBuffers([id]);
+    expect(view?.[0]).toBe(4);
+    await client.release(id);
+  }
+  // One store get; the other nine revived the holding whose release had not gone out yet.
+  expect((await hits()) - before).toBe(1);
+  expect(await refCount(id)).toBe(0);
+  // Another client sees the release once the event loop has turned, without this client doing anything.
+  const other = await connect(store.socketPath);
+  const [again] = await client.getBuffers([id]);
+  expect(again?.[0]).toBe(4);
+  await client.release(id);
+  await new Promise((resolve) => setImmediate(resolve));
+  await Bun.sleep(10);
+  expect((await other.list()).find((o) => o.id.equals(id))?.refCount).toBe(0);
+  await other.disconnect();
+});
