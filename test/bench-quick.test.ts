@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROW_SPECS, type Row } from "../bench/rows.ts";
+import { runCommand } from "./helpers/run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "plasma-bench-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,16 +17,10 @@ test(
   "bun run bench --quick prints and writes a table with a figure for every row",
   async () => {
     const out = join(dir, "quick.json");
-    const proc = Bun.spawn(["bun", "run", "bench", "--quick", "--out", out], {
+    const { stdout, stderr, code } = await runCommand(["bun", "run", "bench", "--quick", "--out", out], {
       cwd: join(import.meta.dir, ".."),
-      stdout: "pipe",
-      stderr: "pipe",
+      timeoutMs: 300_000,
     });
-    const [stdout, stderr, code] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ]);
     if (code !== 0) console.error(stderr);
     expect(code).toBe(0);
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { runCommand } from "./helpers/run.ts";
 import { type StoreProcess, startStoreProcess } from "./helpers/store-process.ts";
 
 setDefaultTimeout(120_000);
@@ -16,18 +17,10 @@ afterAll(async () => {
 
 /** Runs an example against the test's store (PLASMA_SOCKET) and returns its stdout lines. */
 async function run(file: string): Promise<string[]> {
-  const proc = Bun.spawn(["bun", join(EXAMPLES, file)], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, PLASMA_SOCKET: store.socketPath },
+  const { code, stdout, stderr } = await runCommand(["bun", join(EXAMPLES, file)], {
+    env: { PLASMA_SOCKET: store.socketPath },
+    timeoutMs: 60_000,
   });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), 60_000);
-  const [stdout, stderr] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-  ]);
-  const code = await proc.exited;
-  clearTimeout(timer);
   if (code !== 0) throw new Error(`${file} exited with ${code}:\n${stdout}\n${stderr}`);
   return stdout.trimEnd().split("\n");
 }

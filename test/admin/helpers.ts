@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { AdminClient } from "../../src/admin/client.ts";
+import { startLine } from "../helpers/run.ts";
 import { type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
 
 export const ADMIN_CLI = join(import.meta.dir, "../../src/admin/cli.ts");
@@ -16,9 +17,7 @@ export interface AdminStore {
 
 /** The admin addresses from the store's "plasma_store started" line. */
 export function adminAddresses(output: string): { grpc: string | null; http: string | null } {
-  const line = output.split("\n").find((l) => l.includes('"msg":"plasma_store started"'));
-  if (line === undefined) throw new Error(`no start line in store output:\n${output}`);
-  const parsed = JSON.parse(line) as { adminGrpc: string | null; adminHttp: string | null };
+  const parsed = startLine(output) as { adminGrpc: string | null; adminHttp: string | null };
   return { grpc: parsed.adminGrpc, http: parsed.adminHttp };
 }
 

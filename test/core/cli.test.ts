@@ -3,20 +3,13 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect, ObjectID } from "../../src/client/index.ts";
 import { parseBytes, parseCli, UsageError } from "../../src/store/config.ts";
+import { runCommand, startLine } from "../helpers/run.ts";
 import { startStoreProcess, tempDir } from "../helpers/store-process.ts";
 
 const CLI = join(import.meta.dir, "../../src/store/cli.ts");
 
-async function runCli(args: string[], timeoutMs = 15_000) {
-  const proc = Bun.spawn(["bun", CLI, ...args], { stdout: "pipe", stderr: "pipe" });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  return { stdout, stderr, code };
+function runCli(args: string[]) {
+  return runCommand(["bun", CLI, ...args], { timeoutMs: 15_000 });
 }
 
 describe("sizes and flags", () => {
@@ -69,12 +62,7 @@ describe("sizes and flags", () => {
 describe("process lifecycle", () => {
   test("logs start-up, connects and disconnects with the peer pid; SIGTERM removes the socket and exits 0", async () => {
     const store = await startStoreProcess({ memory: "1000000" });
-    const start = JSON.parse(
-      store
-        .output()
-        .split("\n")
-        .find((l) => l.includes("plasma_store started")) as string,
-    );
+    const start = startLine(store.output());
     expect(start).toMatchObject({ capacityBytes: 1_000_000, backing: "memfd", socket: store.socketPath });
     const client = await connect(store.socketPath);
     await client.disconnect();
@@ -139,12 +127,7 @@ describe("arena backings", () => {
     const dir = tempDir("plasma-arena-");
     const store = await startStoreProcess({ memory: "4MiB", args: ["-d", dir] });
     try {
-      const start = JSON.parse(
-        store
-          .output()
-          .split("\n")
-          .find((l) => l.includes("plasma_store started")) as string,
-      );
+      const start = startLine(store.output());
       expect(start).toMatchObject({ backing: "file", directory: dir });
       expect(readdirSync(dir)).toEqual([]);
       const client = await connect(store.socketPath);

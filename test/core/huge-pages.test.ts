@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { connect, ObjectID } from "../../src/client/index.ts";
+import { startLine } from "../helpers/run.ts";
 import { startStoreProcess } from "../helpers/store-process.ts";
 
 const NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages";
@@ -30,12 +31,7 @@ test.skipIf(restore === null)(
     try {
       const store = await startStoreProcess({ memory: "3MiB", args: ["-h"] });
       try {
-        const start = JSON.parse(
-          store
-            .output()
-            .split("\n")
-            .find((l) => l.includes("plasma_store started")) as string,
-        );
+        const start = startLine(store.output());
         expect(start).toMatchObject({
           hugePages: true,
           arenaBytes: 4 * 1024 * 1024,

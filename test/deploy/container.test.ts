@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { runCommand, startLine } from "../helpers/run.ts";
 import { runClientProcess, tempDir } from "../helpers/store-process.ts";
 import { buildImage, ensureBaseImage, podman, podmanAsync, podmanProblem, REPO } from "./podman.ts";
 
@@ -40,12 +41,6 @@ async function waitFor(what: string, check: () => boolean | string, timeoutMs = 
 function logs(container: string): string {
   const r = podman(["logs", container]);
   return r.stdout + r.stderr;
-}
-
-function startedLine(output: string): Record<string, unknown> {
-  const line = output.split("\n").find((l) => l.includes("plasma_store started"));
-  if (line === undefined) throw new Error(`no start line in:\n${output}`);
-  return JSON.parse(line) as Record<string, unknown>;
 }
 
 /** A socket volume as a host directory: owned by the image's bun user (uid 1000), like a fresh volume. */
@@ -99,7 +94,7 @@ describe.skipIf(problem !== null)("the container image", () => {
     await waitFor("the store's socket in the volume", () => existsSync(socket) || logs(store));
     await waitFor("the start line", () => logs(store).includes("plasma_store started") || logs(store));
 
-    const started = startedLine(logs(store));
+    const started = startLine(logs(store));
     expect(started).toMatchObject({
       backing: "file",
       directory: "/dev/shm",
@@ -232,20 +227,12 @@ describe.skipIf(problem !== null)("the container image", () => {
       PLASMA_HTTP_PORT: httpPort,
       PLASMA_GRPC_PORT: freePort(),
     };
-    const compose = async (args: string[]) => {
-      const proc = Bun.spawn(["podman-compose", "-p", project, "-f", join(REPO, "compose.yaml"), ...args], {
+    const compose = (args: string[]) =>
+      runCommand(["podman-compose", "-p", project, "-f", join(REPO, "compose.yaml"), ...args], {
         cwd: REPO,
         env,
-        stdout: "pipe",
-        stderr: "pipe",
+        timeoutMs: 240_000,
       });
-      const [stdout, stderr, code] = await Promise.all([
-        new Response(proc.stdout).text(),
-        new Response(proc.stderr).text(),
-        proc.exited,
-      ]);
-      return { stdout, stderr, code };
-    };
     const storeName = `${project}_plasma_1`;
     const clientName = `${project}_client_1`;
     containers.push(storeName, clientName);
@@ -258,7 +245,7 @@ describe.skipIf(problem !== null)("the container image", () => {
       const clientOut = logs(clientName);
       const result = clientOut.split("\n").find((l) => l.startsWith("{"));
       expect(JSON.parse(result as string)).toMatchObject({ ok: true, uid: 2000, capacityBytes: 256 * MiB });
-      expect(startedLine(logs(storeName))).toMatchObject({ directory: "/dev/shm", reservedBytes: 256 * MiB });
+      expect(startLine(logs(storeName))).toMatchObject({ directory: "/dev/shm", reservedBytes: 256 * MiB });
       // The admin port is published on the host's loopback.
       const healthz = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
       expect(healthz.status).toBe(200);

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, statfsSync, writeFileSync } from "
 import { join } from "node:path";
 import { silentLogger } from "../../src/log.ts";
 import { startStore } from "../../src/store/index.ts";
+import { runCommand, startLine } from "../helpers/run.ts";
 import { runClientProcess, startStoreProcess, tempDir } from "../helpers/store-process.ts";
 
 const CLI = join(import.meta.dir, "../../src/store/cli.ts");
@@ -14,6 +15,10 @@ const PUT_GET = join(import.meta.dir, "../../examples/put-get.ts");
 const MiB = 1024 * 1024;
 /** No admin plane in these tests: nothing to collide with on the default ports. */
 const NO_ADMIN = { PLASMA_ADMIN_GRPC: "off", PLASMA_ADMIN_HTTP: "off" };
+
+function runCli(args: string[]) {
+  return runCommand(["bun", CLI, ...args], { env: { ...NO_ADMIN, PLASMA_LOG_LEVEL: "info" } });
+}
 const NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages";
 
 const work = tempDir("plasma-backing-");
@@ -37,28 +42,6 @@ afterAll(() => {
   spawnSync("rm", ["-rf", work]);
 });
 
-async function runCli(args: string[], timeoutMs = 30_000) {
-  const proc = Bun.spawn(["bun", CLI, ...args], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, ...NO_ADMIN, PLASMA_LOG_LEVEL: "info" },
-  });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  return { stdout, stderr, code };
-}
-
-function startedLine(output: string): Record<string, unknown> {
-  const line = output.split("\n").find((l) => l.includes("plasma_store started"));
-  if (line === undefined) throw new Error(`no start line in:\n${output}`);
-  return JSON.parse(line) as Record<string, unknown>;
-}
-
 function usedBytes(path: string): number {
   const s = statfsSync(path);
   return (s.blocks - s.bfree) * s.bsize;
@@ -81,7 +64,7 @@ describe.skipIf(tmpfsProblem !== null)("-d on a small tmpfs (a container's /dev/
     const store = await startStoreProcess({ memory: "10MiB", args: ["-d", smallShm], env: NO_ADMIN });
     const filler = join(smallShm, "filler");
     try {
-      expect(startedLine(store.output())).toMatchObject({
+      expect(startLine(store.output())).toMatchObject({
         backing: "file",
         arenaBytes: 10 * MiB,
         reservedBytes: 10 * MiB,
@@ -114,7 +97,7 @@ describe.skipIf(tmpfsProblem !== null)("-d on a small tmpfs (a container's /dev/
       const prefaulted = out.split("\n").find((l) => l.includes('"arena prefaulted"'));
       expect(JSON.parse(prefaulted as string)).toMatchObject({ faultedBytes: 8 * MiB });
       expect(out.indexOf("arena prefaulted")).toBeLessThan(out.indexOf("plasma_store started"));
-      expect(startedLine(out)).toMatchObject({ prefaulted: true, reservedBytes: 8 * MiB });
+      expect(startLine(out)).toMatchObject({ prefaulted: true, reservedBytes: 8 * MiB });
     } finally {
       expect(await store.stop()).toBe(0);
     }
@@ -240,7 +223,7 @@ describe.skipIf(hugeProblem !== null)("-h: huge pages", () => {
       env: NO_ADMIN,
     });
     try {
-      expect(startedLine(store.output())).toMatchObject({
+      expect(startLine(store.output())).toMatchObject({
         backing: "hugetlbfs",
         hugePages: true,
         pageSizeBytes: HUGE,
@@ -259,7 +242,7 @@ describe.skipIf(hugeProblem !== null)("-h: huge pages", () => {
   test("-h without -d (memfd MFD_HUGETLB) reserves its pages at start and serves clients", async () => {
     const store = await startStoreProcess({ memory: String(4 * MiB), args: ["-h"], env: NO_ADMIN });
     try {
-      expect(startedLine(store.output())).toMatchObject({
+      expect(startLine(store.output())).toMatchObject({
         backing: "memfd",
         hugePages: true,
         pageSizeBytes: HUGE,

@@ -18,16 +18,13 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { type CommandResult, runCommand } from "../helpers/run.ts";
 
 export const REPO = join(import.meta.dir, "../..");
 const CONTAINERS_CONF = join(import.meta.dir, "containers.conf");
 const GLOBAL_FLAGS = ["--runtime", "runc", "--cgroup-manager=cgroupfs"];
 
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type Run = CommandResult;
 
 /** Runs podman synchronously with the settings above. */
 export function podman(args: string[], options: { timeoutMs?: number; input?: Buffer } = {}): Run {
@@ -46,20 +43,8 @@ export function podman(args: string[], options: { timeoutMs?: number; input?: Bu
 }
 
 /** Runs podman without blocking the event loop (for long builds and for runs the test waits on). */
-export async function podmanAsync(args: string[], timeoutMs = 240_000): Promise<Run> {
-  const proc = Bun.spawn(["podman", ...GLOBAL_FLAGS, ...args], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, CONTAINERS_CONF },
-  });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  return { code, stdout, stderr };
+export function podmanAsync(args: string[], timeoutMs = 240_000): Promise<Run> {
+  return runCommand(["podman", ...GLOBAL_FLAGS, ...args], { env: { CONTAINERS_CONF }, timeoutMs });
 }
 
 /** Why podman cannot run containers here, or null when it can (checked by running `podman info`). */

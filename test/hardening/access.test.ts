@@ -1,6 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { runCommand } from "../helpers/run.ts";
 import { type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
 
 setDefaultTimeout(120_000);
@@ -34,16 +35,9 @@ async function connectAs(store: StoreProcess, uid: number | null, groups: number
           `--regid=${uid}`,
           groups.length > 0 ? `--groups=${groups.join(",")}` : "--clear-groups",
         ];
-  const proc = Bun.spawn([...prefix, "bun", CONNECT_AS, store.socketPath], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, HOME: "/tmp" },
+  const { stdout, stderr } = await runCommand([...prefix, "bun", CONNECT_AS, store.socketPath], {
+    env: { HOME: "/tmp" },
   });
-  const [stdout, stderr] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-  ]);
-  await proc.exited;
   const line = stdout.trim().split("\n").pop() ?? "";
   if (!line.startsWith("{")) throw new Error(`client printed no result:\n${stdout}\n${stderr}`);
   return JSON.parse(line) as Outcome;

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { type CommandResult, runCommand } from "./run.ts";
 
 const CLI = join(import.meta.dir, "../../src/store/cli.ts");
 
@@ -95,22 +96,10 @@ export async function startStoreProcess(
 }
 
 /** Runs a Bun script (a file path) as a separate client process; resolves with its output and exit code. */
-export async function runClientProcess(
+export function runClientProcess(
   script: string,
   args: string[] = [],
   options: { timeoutMs?: number; env?: Record<string, string> } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn(["bun", script, ...args], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, ...options.env },
-  });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), options.timeoutMs ?? 30_000);
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  return { code, stdout, stderr };
+): Promise<CommandResult> {
+  return runCommand(["bun", script, ...args], options);
 }

@@ -1,0 +1,40 @@
+/** Running commands and reading the store's log, shared by the tests. */
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CommandOptions {
+  /** Variables added to this process's environment. */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** The command is killed (SIGKILL) after this long; default 30 s. */
+  timeoutMs?: number;
+}
+
+/** Runs a command to the end and returns its exit code and output. */
+export async function runCommand(argv: string[], options: CommandOptions = {}): Promise<CommandResult> {
+  const proc = Bun.spawn(argv, {
+    cwd: options.cwd,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, ...options.env },
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), options.timeoutMs ?? 30_000);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** The fields of the store's "plasma_store started" log line. */
+export function startLine(output: string): Record<string, unknown> {
+  const line = output.split("\n").find((l) => l.includes('"msg":"plasma_store started"'));
+  if (line === undefined) throw new Error(`no start line in store output:\n${output}`);
+  return JSON.parse(line) as Record<string, unknown>;
+}
