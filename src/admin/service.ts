@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { PlasmaError } from "../protocol/errors.ts";
 import { EVICTION_POLICY_NAMES, isEvictionPolicyName } from "../store/eviction/policy.ts";
 import type { ObjectEntry } from "../store/object-table.ts";
+import type { StoreCounters } from "../store/stats.ts";
 import { type ClientSession, hexOf, type StoreCore, type StoreEvent } from "../store/store.ts";
 import {
   AdminFailedPreconditionError,
@@ -72,19 +73,8 @@ export interface StoreInfoView {
   prefaulted: boolean;
 }
 
-export interface CountersView {
-  creates: number;
-  seals: number;
-  aborts: number;
-  getHits: number;
-  getMisses: number;
-  getTimeouts: number;
-  releases: number;
-  deletes: number;
-  evictions: number;
-  evictedBytes: number;
-  storeFullErrors: number;
-}
+/** The store's counters since start, as the admin plane shows them (the same fields as the core keeps). */
+export type CountersView = StoreCounters;
 
 export interface StatsView {
   capacityBytes: number;
