@@ -17,7 +17,7 @@ import {
   migratePolicy,
 } from "./eviction/policy.ts";
 import { defaultLimits, type StoreLimits } from "./limits.ts";
-import { type ObjectEntry, ObjectTable, refCountOf } from "./object-table.ts";
+import { type ObjectEntry, ObjectTable } from "./object-table.ts";
 import { type StoreCounters, zeroCounters } from "./stats.ts";
 import { GetWaiter, WaiterRegistry } from "./waiters.ts";
 
@@ -104,7 +104,7 @@ export class StoreCore {
     this.capacityBytes = options.capacityBytes;
     this.limits = { ...defaultLimits(options.capacityBytes), ...options.limits };
     this.#allocator = new Allocator(options.capacityBytes);
-    this.#policy = createEvictionPolicy(options.evictionPolicy ?? "lru");
+    this.#policy = createEvictionPolicy(options.evictionPolicy ?? "lru", [], this.#objects);
     this.#clock = options.clock ?? systemClock;
   }
 
@@ -169,12 +169,12 @@ export class StoreCore {
     client.pendingCreates.clear();
     client.subscriber = null;
     for (const key of [...client.creating]) {
-      const entry = this.#objects.get(key);
-      if (entry !== undefined) this.#abortEntry(client, entry);
+      const slot = this.#objects.slotOf(key);
+      if (slot >= 0) this.#abortEntry(client, slot, key);
     }
     for (const key of [...client.held]) {
-      const entry = this.#objects.get(key);
-      if (entry !== undefined) this.#releaseAll(client, entry);
+      const slot = this.#objects.slotOf(key);
+      if (slot >= 0) this.#releaseAll(client, slot, key);
     }
     this.#clients.delete(clientId);
     this.#emit({ kind: "client_disconnected", client });
@@ -245,20 +245,20 @@ export class StoreCore {
 
   seal(clientId: number, key: string): ObjectEntry {
     const client = this.#client(clientId);
-    const entry = this.#objects.get(key);
-    if (entry === undefined || !client.creating.has(key)) {
-      if (entry?.state === "sealed")
+    const table = this.#objects;
+    const slot = table.slotOf(key);
+    if (slot < 0 || !client.creating.has(key)) {
+      if (slot >= 0 && table.isSealed(slot))
         throw new ObjectAlreadySealedError(`Object ${hexOf(key)} is already sealed.`);
       throw new ObjectNotFoundError(
         `Object ${hexOf(key)} is not being created by this client; only its creator can seal it.`,
       );
     }
     client.creating.delete(key);
-    this.#objects.markSealed(entry);
-    entry.constructDurationMs = this.#clock.monotonicMs() - entry.createdAtMs;
-    entry.sealOrder = this.#nextSealOrder++;
+    table.markSealed(slot, this.#nextSealOrder++, this.#clock.monotonicMs());
     this.counters.seals++;
-    this.#policy.objectSealed(key, entry.dataSize + entry.metadataSize);
+    this.#policy.objectSealed(key, table.sizeAt(slot));
+    const entry = table.entryAt(slot, key);
     this.#emit({ kind: "object_sealed", entry });
     this.#notify(entry, false);
     for (const waiter of this.#waiters.sealed(key)) this.#finishWaiter(waiter);
@@ -267,10 +267,9 @@ export class StoreCore {
 
   abort(clientId: number, key: string): void {
     const client = this.#client(clientId);
-    const entry = this.#objects.get(key);
-    if (entry === undefined)
-      throw new ObjectNotFoundError(`Object ${hexOf(key)} does not exist; nothing to abort.`);
-    if (entry.state === "sealed") {
+    const slot = this.#objects.slotOf(key);
+    if (slot < 0) throw new ObjectNotFoundError(`Object ${hexOf(key)} does not exist; nothing to abort.`);
+    if (this.#objects.isSealed(slot)) {
       throw new ObjectAlreadySealedError(
         `Object ${hexOf(key)} is sealed; a sealed object cannot be aborted (delete it).`,
       );
@@ -280,7 +279,7 @@ export class StoreCore {
         `Object ${hexOf(key)} is being created by another client; only its creator can abort it.`,
       );
     }
-    this.#abortEntry(client, entry);
+    this.#abortEntry(client, slot, key);
     this.#serveCreateQueue();
   }
 
@@ -328,23 +327,25 @@ export class StoreCore {
 
   /** Metadata entries without granting references (the server copies the bytes). */
   lookupSealed(keys: readonly string[]): (ObjectEntry | null)[] {
+    const table = this.#objects;
     return keys.map((key) => {
-      const entry = this.#objects.get(key);
-      return entry !== undefined && entry.state === "sealed" ? entry : null;
+      const slot = table.slotOf(key);
+      return slot >= 0 && table.isSealed(slot) ? table.entryAt(slot, key) : null;
     });
   }
 
   /** Gives back `count` store references of this client to the object. */
   release(clientId: number, key: string, count: number): void {
     const client = this.#client(clientId);
-    const entry = this.#objects.get(key);
-    const held = entry?.holders.get(clientId) ?? 0;
-    if (entry === undefined || held === 0) {
+    const table = this.#objects;
+    const slot = table.slotOf(key);
+    const held = slot < 0 ? 0 : table.holdCount(slot, clientId);
+    if (held === 0) {
       throw new ObjectNotFoundError(
         `This client holds no reference to object ${hexOf(key)}; nothing to release.`,
       );
     }
-    if (entry.state !== "sealed") {
+    if (!table.isSealed(slot)) {
       throw new ObjectNotSealedError(
         `Object ${hexOf(key)} is not sealed yet; seal or abort it instead of releasing it.`,
       );
@@ -355,18 +356,19 @@ export class StoreCore {
       );
     }
     this.counters.releases += count;
-    entry.lastAccessTime = this.#clock.now();
+    table.touch(slot, this.#clock.now(), false);
     if (count < held) {
-      entry.holders.set(clientId, held - count);
+      table.setHoldCount(slot, clientId, held - count);
       return;
     }
-    this.#dropHolder(client, entry);
+    this.#dropHolder(client, slot, key);
   }
 
   // ------------------------------------------------------------------ contains / delete / evict / list
 
   contains(key: string): boolean {
-    return this.#objects.get(key)?.state === "sealed";
+    const slot = this.#objects.slotOf(key);
+    return slot >= 0 && this.#objects.isSealed(slot);
   }
 
   /** Deletes sealed unreferenced objects now, the rest when their last reference goes. Returns the count deleted now. */
@@ -377,14 +379,15 @@ export class StoreCore {
       );
     }
     let deletedNow = 0;
+    const table = this.#objects;
     for (const key of keys) {
-      const entry = this.#objects.get(key);
-      if (entry === undefined) continue;
-      if (entry.state === "sealed" && refCountOf(entry) === 0) {
-        this.#removeEntry(entry, "object_deleted");
+      const slot = table.slotOf(key);
+      if (slot < 0) continue;
+      if (table.isSealed(slot) && table.refCount(slot) === 0) {
+        this.#removeEntry(slot, key, "object_deleted");
         deletedNow++;
       } else {
-        entry.deletePending = true;
+        table.markDeletePending(slot);
       }
     }
     if (deletedNow > 0) this.#serveCreateQueue();
@@ -398,17 +401,18 @@ export class StoreCore {
     return freed;
   }
 
-  /** Every object, in create order. */
+  /** Every object (live views), in table slot order. */
   list(): ObjectEntry[] {
     return [...this.#objects.values()];
   }
 
   /** The entry of a sealed object, for hashing and reading; throws if absent or unsealed. */
   sealedEntry(key: string): ObjectEntry {
-    const entry = this.#objects.get(key);
-    if (entry === undefined) throw new ObjectNotFoundError(`Object ${hexOf(key)} is not in the store.`);
-    if (entry.state !== "sealed") throw new ObjectNotSealedError(`Object ${hexOf(key)} is not sealed yet.`);
-    return entry;
+    const slot = this.#objects.slotOf(key);
+    if (slot < 0) throw new ObjectNotFoundError(`Object ${hexOf(key)} is not in the store.`);
+    if (!this.#objects.isSealed(slot))
+      throw new ObjectNotSealedError(`Object ${hexOf(key)} is not sealed yet.`);
+    return this.#objects.entryAt(slot, key);
   }
 
   // ------------------------------------------------------------------ subscribe
@@ -416,9 +420,12 @@ export class StoreCore {
   /** Sends existing sealed objects (in seal order), then every seal and removal, to the client's sink. */
   subscribe(clientId: number, sink: (notes: NotificationWire[]) => void): void {
     const client = this.#client(clientId);
-    const sealed = [...this.#objects.values()]
-      .filter((e) => e.state === "sealed")
-      .sort((a, b) => a.sealOrder - b.sealOrder);
+    const table = this.#objects;
+    const sealed = table
+      .slots()
+      .filter((slot) => table.isSealed(slot))
+      .sort((a, b) => table.sealOrderAt(a) - table.sealOrderAt(b))
+      .map((slot) => table.entryAt(slot));
     client.subscriber = sink;
     if (sealed.length > 0) sink(sealed.map((e) => notificationOf(e, false)));
   }
@@ -438,24 +445,29 @@ export class StoreCore {
   /** Throws if any invariant is broken (allocator, table, references, policy). For tests and the admin plane. */
   checkInvariants(): void {
     this.#allocator.checkInvariants();
+    const table = this.#objects;
+    table.checkInvariants();
     let bytes = 0;
     let evictableCount = 0;
     const refsByClient = new Map<number, number>();
-    for (const entry of this.#objects.values()) {
-      bytes += entry.allocatedBytes;
-      if (this.#allocator.blockSizeBytes(entry.offset) !== entry.allocatedBytes) {
-        throw new Error(`invariant: object ${hexOf(entry.key)} block size mismatch`);
+    for (const slot of table.slots()) {
+      const key = table.keyAt(slot);
+      const allocatedBytes = table.allocatedBytesAt(slot);
+      bytes += allocatedBytes;
+      if (this.#allocator.blockSizeBytes(table.offsetAt(slot)) !== allocatedBytes) {
+        throw new Error(`invariant: object ${hexOf(key)} block size mismatch`);
       }
-      for (const [clientId, count] of entry.holders) {
+      for (const [clientId, count] of table.holdersAt(slot)) {
         const client = this.#clients.get(clientId);
-        if (client === undefined || !client.held.has(entry.key) || count <= 0) {
-          throw new Error(`invariant: object ${hexOf(entry.key)} held by unknown client ${clientId}`);
+        if (client === undefined || !client.held.has(key) || count <= 0) {
+          throw new Error(`invariant: object ${hexOf(key)} held by unknown client ${clientId}`);
         }
         refsByClient.set(clientId, (refsByClient.get(clientId) ?? 0) + 1);
       }
-      if (entry.state === "sealed" && refCountOf(entry) === 0) evictableCount++;
-      if (entry.state === "created" && !this.#clients.get(entry.creatorClientId)?.creating.has(entry.key)) {
-        throw new Error(`invariant: unsealed object ${hexOf(entry.key)} has no live creator`);
+      const sealed = table.isSealed(slot);
+      if (sealed && table.refCount(slot) === 0) evictableCount++;
+      if (!sealed && !this.#clients.get(table.creatorAt(slot))?.creating.has(key)) {
+        throw new Error(`invariant: unsealed object ${hexOf(key)} has no live creator`);
       }
     }
     if (bytes !== this.#allocator.usedBytes) {
@@ -519,32 +531,24 @@ export class StoreCore {
       if (this.#allocator.freeBytes + this.#policy.evictableBytes < total) return null;
       while (offset === null) {
         const victims = this.#policy.chooseVictims(1);
-        const victim = victims.length > 0 ? this.#objects.get(victims[0] as string) : undefined;
-        if (victim === undefined) return null;
-        this.#removeEntry(victim, "object_evicted");
+        const victimKey = victims.length > 0 ? (victims[0] as string) : "";
+        const victim = this.#objects.slotOf(victimKey);
+        if (victim < 0) return null;
+        this.#removeEntry(victim, victimKey, "object_evicted");
         offset = this.#allocator.allocate(total);
       }
     }
-    const now = this.#clock.now();
-    const entry: ObjectEntry = {
+    const slot = this.#objects.add({
       key: spec.key,
-      id: spec.id.slice(),
       offset,
       dataSize: spec.dataSize,
       metadataSize: spec.metadataSize,
       allocatedBytes: this.#allocator.blockSizeBytes(offset),
-      state: "created",
       creatorClientId: client.id,
-      holders: new Map([[client.id, 1]]),
-      createTime: now,
+      createTime: this.#clock.now(),
       createdAtMs: this.#clock.monotonicMs(),
-      constructDurationMs: -1,
-      lastAccessTime: now,
-      accessCount: 1,
-      sealOrder: 0,
-      deletePending: false,
-    };
-    this.#objects.add(entry);
+    });
+    const entry = this.#objects.entryAt(slot, spec.key);
     client.held.add(spec.key);
     client.creating.add(spec.key);
     client.bytesCreated += total;
@@ -602,23 +606,23 @@ export class StoreCore {
 
   #grant(client: ClientSession, keys: readonly string[]): GetResult {
     const now = this.#clock.now();
+    const table = this.#objects;
     const result: GetResult = new Array(keys.length);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
-      const entry = this.#objects.get(key);
-      if (entry === undefined || entry.state !== "sealed") {
+      const slot = table.slotOf(key);
+      if (slot < 0 || !table.isSealed(slot)) {
         this.counters.getMisses++;
         result[i] = null;
         continue;
       }
       this.counters.getHits++;
-      const held = entry.holders.get(client.id) ?? 0;
+      const held = table.holdCount(slot, client.id);
       if (held === 0) client.held.add(key);
       this.#policy.accessBegan(key);
-      entry.holders.set(client.id, held + 1);
-      entry.lastAccessTime = now;
-      entry.accessCount++;
-      result[i] = entry;
+      table.setHoldCount(slot, client.id, held + 1);
+      table.touch(slot, now, true);
+      result[i] = table.entryAt(slot, key);
     }
     return result;
   }
@@ -633,47 +637,53 @@ export class StoreCore {
   }
 
   /** The client stops holding the object entirely. */
-  #dropHolder(client: ClientSession, entry: ObjectEntry): void {
-    entry.holders.delete(client.id);
-    client.held.delete(entry.key);
-    if (entry.holders.size > 0) return;
-    if (entry.deletePending && entry.state === "sealed") {
-      this.#removeEntry(entry, "object_deleted");
+  #dropHolder(client: ClientSession, slot: number, key: string): void {
+    const table = this.#objects;
+    table.setHoldCount(slot, client.id, 0);
+    client.held.delete(key);
+    if (table.refCount(slot) > 0) return;
+    if (table.deletePendingAt(slot) && table.isSealed(slot)) {
+      this.#removeEntry(slot, key, "object_deleted");
     } else {
-      this.#policy.accessEnded(entry.key);
+      this.#policy.accessEnded(key);
     }
     this.#serveCreateQueue();
   }
 
-  #releaseAll(client: ClientSession, entry: ObjectEntry): void {
-    this.counters.releases += entry.holders.get(client.id) ?? 0;
-    this.#dropHolder(client, entry);
+  #releaseAll(client: ClientSession, slot: number, key: string): void {
+    this.counters.releases += this.#objects.holdCount(slot, client.id);
+    this.#dropHolder(client, slot, key);
   }
 
-  #abortEntry(client: ClientSession, entry: ObjectEntry): void {
-    client.creating.delete(entry.key);
-    client.held.delete(entry.key);
-    entry.holders.delete(client.id);
+  #abortEntry(client: ClientSession, slot: number, key: string): void {
+    client.creating.delete(key);
+    client.held.delete(key);
+    this.#objects.setHoldCount(slot, client.id, 0);
     this.counters.aborts++;
-    this.#removeEntry(entry, "object_aborted");
+    this.#removeEntry(slot, key, "object_aborted");
   }
 
   #evict(bytes: number): number {
     let freed = 0;
     for (const key of this.#policy.chooseVictims(bytes)) {
-      const entry = this.#objects.get(key);
-      if (entry === undefined) continue;
-      freed += entry.dataSize + entry.metadataSize;
-      this.#removeEntry(entry, "object_evicted");
+      const slot = this.#objects.slotOf(key);
+      if (slot < 0) continue;
+      freed += this.#objects.sizeAt(slot);
+      this.#removeEntry(slot, key, "object_evicted");
     }
     return freed;
   }
 
-  #removeEntry(entry: ObjectEntry, kind: "object_deleted" | "object_evicted" | "object_aborted"): void {
-    this.#objects.remove(entry);
-    this.#allocator.free(entry.offset);
-    this.#policy.objectRemoved(entry.key);
-    for (const clientId of entry.holders.keys()) this.#clients.get(clientId)?.held.delete(entry.key);
+  #removeEntry(
+    slot: number,
+    key: string,
+    kind: "object_deleted" | "object_evicted" | "object_aborted",
+  ): void {
+    const table = this.#objects;
+    for (const clientId of table.holderIds(slot)) this.#clients.get(clientId)?.held.delete(key);
+    this.#policy.objectRemoved(key);
+    this.#allocator.free(table.offsetAt(slot));
+    const entry = table.remove(slot);
     if (kind === "object_evicted") {
       this.counters.evictions++;
       this.counters.evictedBytes += entry.dataSize + entry.metadataSize;

@@ -3,27 +3,31 @@
  * back at their seal position, so the index is an ordered set keyed by seal order: O(log n).
  */
 
-import { OrderedSet } from "./ordered-set.ts";
+import { SlotOrderedSet } from "./ordered-set.ts";
 import type { EvictionPolicyName } from "./policy.ts";
-import { type TrackedObject, TrackingEvictionPolicy } from "./tracking.ts";
+import { TrackingEvictionPolicy } from "./tracking.ts";
 
 export class FifoEvictionPolicy extends TrackingEvictionPolicy {
   readonly name: EvictionPolicyName = "fifo";
-  private readonly evictable = new OrderedSet<TrackedObject>((a, b) => a.sealOrder - b.sealOrder);
+  private readonly evictable = new SlotOrderedSet((a, b) => this.sealOrderOf(a) - this.sealOrderOf(b));
 
-  protected indexInsert(object: TrackedObject): void {
-    this.evictable.insert(object);
+  protected indexInsert(slot: number): void {
+    this.evictable.insert(slot);
   }
 
-  protected indexRemove(object: TrackedObject): void {
-    this.evictable.remove(object);
+  protected indexRemove(slot: number): void {
+    this.evictable.remove(slot);
   }
 
-  protected victimOrder(): Iterable<TrackedObject> {
+  protected victimOrder(): Iterable<number> {
     return this.evictable.values();
   }
 
   protected indexSize(): number {
     return this.evictable.size;
+  }
+
+  protected growIndex(capacity: number): void {
+    this.evictable.grow(capacity);
   }
 }

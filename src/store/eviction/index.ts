@@ -7,3 +7,4 @@ export {
   isEvictionPolicyName,
   migratePolicy,
 } from "./policy.ts";
+export { MapKeyIndex, type PolicyKeyIndex } from "./tracking.ts";

@@ -4,29 +4,34 @@
  * ordered set keyed by (accessCount, lastUseOrder) rather than adjacent frequency buckets: O(log n).
  */
 
-import { OrderedSet } from "./ordered-set.ts";
+import { SlotOrderedSet } from "./ordered-set.ts";
 import type { EvictionPolicyName } from "./policy.ts";
-import { type TrackedObject, TrackingEvictionPolicy } from "./tracking.ts";
+import { TrackingEvictionPolicy } from "./tracking.ts";
 
 export class LfuEvictionPolicy extends TrackingEvictionPolicy {
   readonly name: EvictionPolicyName = "lfu";
-  private readonly evictable = new OrderedSet<TrackedObject>(
-    (a, b) => a.accessCount - b.accessCount || a.lastUseOrder - b.lastUseOrder,
+  private readonly evictable = new SlotOrderedSet(
+    (a, b) =>
+      this.accessCountOf(a) - this.accessCountOf(b) || this.lastUseOrderOf(a) - this.lastUseOrderOf(b),
   );
 
-  protected indexInsert(object: TrackedObject): void {
-    this.evictable.insert(object);
+  protected indexInsert(slot: number): void {
+    this.evictable.insert(slot);
   }
 
-  protected indexRemove(object: TrackedObject): void {
-    this.evictable.remove(object);
+  protected indexRemove(slot: number): void {
+    this.evictable.remove(slot);
   }
 
-  protected victimOrder(): Iterable<TrackedObject> {
+  protected victimOrder(): Iterable<number> {
     return this.evictable.values();
   }
 
   protected indexSize(): number {
     return this.evictable.size;
+  }
+
+  protected growIndex(capacity: number): void {
+    this.evictable.grow(capacity);
   }
 }

@@ -1,28 +1,63 @@
 /**
- * LRU: evicts the evictable object whose last use ended longest ago. The index is an insertion-ordered
- * Map: accessEnded re-inserts at the end, so iteration order is least recently used first. O(1).
+ * LRU: evicts the evictable object whose last use ended longest ago. The index is an intrusive doubly
+ * linked list over slots (links in Int32Arrays): accessEnded appends at the tail, so walking from the
+ * head is least recently used first. O(1).
  */
 
 import type { EvictionPolicyName } from "./policy.ts";
-import { type TrackedObject, TrackingEvictionPolicy } from "./tracking.ts";
+import { assert, TrackingEvictionPolicy } from "./tracking.ts";
+
+const NIL = -1;
 
 export class LruEvictionPolicy extends TrackingEvictionPolicy {
   readonly name: EvictionPolicyName = "lru";
-  private readonly evictable = new Map<string, TrackedObject>();
+  private prev = new Int32Array(0);
+  private next = new Int32Array(0);
+  private head = NIL;
+  private tail = NIL;
+  private length = 0;
 
-  protected indexInsert(object: TrackedObject): void {
-    this.evictable.set(object.key, object);
+  protected indexInsert(slot: number): void {
+    this.prev[slot] = this.tail;
+    this.next[slot] = NIL;
+    if (this.tail === NIL) this.head = slot;
+    else this.next[this.tail] = slot;
+    this.tail = slot;
+    this.length += 1;
   }
 
-  protected indexRemove(object: TrackedObject): void {
-    this.evictable.delete(object.key);
+  protected indexRemove(slot: number): void {
+    const prev = this.prev[slot] as number;
+    const next = this.next[slot] as number;
+    if (prev === NIL) {
+      assert(this.head === slot, "a slot without predecessor is the head");
+      this.head = next;
+    } else {
+      this.next[prev] = next;
+    }
+    if (next === NIL) {
+      assert(this.tail === slot, "a slot without successor is the tail");
+      this.tail = prev;
+    } else {
+      this.prev[next] = prev;
+    }
+    this.length -= 1;
   }
 
-  protected victimOrder(): Iterable<TrackedObject> {
-    return this.evictable.values();
+  protected *victimOrder(): Iterable<number> {
+    for (let slot = this.head; slot !== NIL; slot = this.next[slot] as number) yield slot;
   }
 
   protected indexSize(): number {
-    return this.evictable.size;
+    return this.length;
+  }
+
+  protected growIndex(capacity: number): void {
+    const prev = new Int32Array(capacity);
+    const next = new Int32Array(capacity);
+    prev.set(this.prev);
+    next.set(this.next);
+    this.prev = prev;
+    this.next = next;
   }
 }

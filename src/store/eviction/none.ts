@@ -4,7 +4,7 @@
  */
 
 import type { EvictionPolicyName } from "./policy.ts";
-import { type TrackedObject, TrackingEvictionPolicy } from "./tracking.ts";
+import { TrackingEvictionPolicy } from "./tracking.ts";
 
 export class NoneEvictionPolicy extends TrackingEvictionPolicy {
   readonly name: EvictionPolicyName = "none";
@@ -17,13 +17,15 @@ export class NoneEvictionPolicy extends TrackingEvictionPolicy {
     return 0;
   }
 
-  protected indexInsert(_object: TrackedObject): void {}
+  protected indexInsert(_slot: number): void {}
 
-  protected indexRemove(_object: TrackedObject): void {}
+  protected indexRemove(_slot: number): void {}
 
-  protected victimOrder(): Iterable<TrackedObject> {
+  protected victimOrder(): Iterable<number> {
     return [];
   }
+
+  protected growIndex(_capacity: number): void {}
 
   protected indexSize(): number {
     return 0;

@@ -1,32 +1,25 @@
 /**
- * An ordered set backed by a treap (randomised binary search tree, deterministic seed): O(log n) expected
- * insert and remove, in-order iteration from the minimum in O(log n + k) for the first k values.
- * Pure JS bookkeeping for the eviction policies; the comparator must define a strict total order on the
- * values held (no two distinct values compare equal).
+ * An ordered set of slot numbers backed by a treap (randomised binary search tree, deterministic seed)
+ * whose nodes live in typed arrays indexed by slot: O(log n) expected insert and remove, in-order
+ * iteration from the minimum in O(log n + k) for the first k slots, and no JS object per member.
+ * The comparator must define a strict total order on the slots held (no two distinct slots compare equal).
  */
 
 import { assert } from "./tracking.ts";
 
-class TreapNode<T> {
-  readonly value: T;
-  readonly priority: number;
-  left: TreapNode<T> | null = null;
-  right: TreapNode<T> | null = null;
+const NIL = -1;
 
-  constructor(value: T, priority: number) {
-    this.value = value;
-    this.priority = priority;
-  }
-}
-
-export class OrderedSet<T> {
-  private readonly compare: (a: T, b: T) => number;
-  private root: TreapNode<T> | null = null;
+export class SlotOrderedSet {
+  private readonly compare: (a: number, b: number) => number;
+  private left = new Int32Array(0);
+  private right = new Int32Array(0);
+  private priority = new Uint32Array(0);
+  private root = NIL;
   private sizeValue = 0;
   /** xorshift32 state: deterministic priorities, so behaviour is reproducible run to run. */
   private randomState = 0x9e3779b9;
 
-  constructor(compare: (a: T, b: T) => number) {
+  constructor(compare: (a: number, b: number) => number) {
     this.compare = compare;
   }
 
@@ -34,30 +27,48 @@ export class OrderedSet<T> {
     return this.sizeValue;
   }
 
-  insert(value: T): void {
-    this.root = this.insertInto(this.root, new TreapNode(value, this.nextPriority()));
+  /** Room for slots [0, capacity). */
+  grow(capacity: number): void {
+    if (capacity <= this.left.length) return;
+    const left = new Int32Array(capacity);
+    const right = new Int32Array(capacity);
+    const priority = new Uint32Array(capacity);
+    left.set(this.left);
+    right.set(this.right);
+    priority.set(this.priority);
+    this.left = left;
+    this.right = right;
+    this.priority = priority;
+  }
+
+  insert(slot: number): void {
+    assert(slot >= 0 && slot < this.left.length, "slot within the set's capacity");
+    this.left[slot] = NIL;
+    this.right[slot] = NIL;
+    this.priority[slot] = this.nextPriority();
+    this.root = this.insertInto(this.root, slot);
     this.sizeValue += 1;
   }
 
-  /** Removes a value that is in the set (throws otherwise: the caller's bookkeeping is wrong). */
-  remove(value: T): void {
-    this.root = this.removeFrom(this.root, value);
+  /** Removes a slot that is in the set (throws otherwise: the caller's bookkeeping is wrong). */
+  remove(slot: number): void {
+    this.root = this.removeFrom(this.root, slot);
     this.sizeValue -= 1;
   }
 
-  /** Values in ascending order. Lazily walked: stopping early costs O(log n + values taken). */
-  *values(): Generator<T, void, undefined> {
-    const stack: TreapNode<T>[] = [];
+  /** Slots in ascending order. Lazily walked: stopping early costs O(log n + slots taken). */
+  *values(): Generator<number, void, undefined> {
+    const stack: number[] = [];
     let node = this.root;
-    while (node !== null || stack.length > 0) {
-      while (node !== null) {
+    while (node !== NIL || stack.length > 0) {
+      while (node !== NIL) {
         stack.push(node);
-        node = node.left;
+        node = this.left[node] as number;
       }
       const next = stack.pop();
       assert(next !== undefined, "treap walk stack is non-empty");
-      yield next.value;
-      node = next.right;
+      yield next;
+      node = this.right[next] as number;
     }
   }
 
@@ -70,54 +81,55 @@ export class OrderedSet<T> {
     return this.randomState;
   }
 
-  private insertInto(node: TreapNode<T> | null, fresh: TreapNode<T>): TreapNode<T> {
-    if (node === null) return fresh;
-    const order = this.compare(fresh.value, node.value);
+  private insertInto(node: number, fresh: number): number {
+    if (node === NIL) return fresh;
+    const order = this.compare(fresh, node);
     assert(order !== 0, "ordered set values are unique");
+    const priority = this.priority;
     if (order < 0) {
-      const left = this.insertInto(node.left, fresh);
-      node.left = left;
-      if (left.priority > node.priority) {
-        node.left = left.right;
-        left.right = node;
+      const left = this.insertInto(this.left[node] as number, fresh);
+      this.left[node] = left;
+      if ((priority[left] as number) > (priority[node] as number)) {
+        this.left[node] = this.right[left] as number;
+        this.right[left] = node;
         return left;
       }
     } else {
-      const right = this.insertInto(node.right, fresh);
-      node.right = right;
-      if (right.priority > node.priority) {
-        node.right = right.left;
-        right.left = node;
+      const right = this.insertInto(this.right[node] as number, fresh);
+      this.right[node] = right;
+      if ((priority[right] as number) > (priority[node] as number)) {
+        this.right[node] = this.left[right] as number;
+        this.left[right] = node;
         return right;
       }
     }
     return node;
   }
 
-  private removeFrom(node: TreapNode<T> | null, value: T): TreapNode<T> | null {
-    assert(node !== null, "removed value is in the ordered set");
-    const order = this.compare(value, node.value);
+  private removeFrom(node: number, slot: number): number {
+    assert(node !== NIL, "removed value is in the ordered set");
+    const order = this.compare(slot, node);
     if (order < 0) {
-      node.left = this.removeFrom(node.left, value);
+      this.left[node] = this.removeFrom(this.left[node] as number, slot);
       return node;
     }
     if (order > 0) {
-      node.right = this.removeFrom(node.right, value);
+      this.right[node] = this.removeFrom(this.right[node] as number, slot);
       return node;
     }
-    assert(node.value === value, "removed value is the stored value");
-    return merge(node.left, node.right);
+    assert(node === slot, "removed value is the stored value");
+    return this.merge(this.left[node] as number, this.right[node] as number);
   }
-}
 
-/** Joins two treaps where every value of `left` orders before every value of `right`. */
-function merge<T>(left: TreapNode<T> | null, right: TreapNode<T> | null): TreapNode<T> | null {
-  if (left === null) return right;
-  if (right === null) return left;
-  if (left.priority > right.priority) {
-    left.right = merge(left.right, right);
-    return left;
+  /** Joins two treaps where every slot of `left` orders before every slot of `right`. */
+  private merge(left: number, right: number): number {
+    if (left === NIL) return right;
+    if (right === NIL) return left;
+    if ((this.priority[left] as number) > (this.priority[right] as number)) {
+      this.right[left] = this.merge(this.right[left] as number, right);
+      return left;
+    }
+    this.left[right] = this.merge(left, this.left[right] as number);
+    return right;
   }
-  right.left = merge(left, right.left);
-  return right;
 }

@@ -16,6 +16,10 @@
  * and the new policy starts with the full history (seal order, recency, frequency). A store that keeps
  * its own metadata can instead call `createEvictionPolicy(name, objects)` with its own states.
  *
+ * Memory: per-object state lives in typed arrays indexed by slot numbers from a PolicyKeyIndex. The
+ * store passes its object table (createEvictionPolicy(name, [], table)), so a tracked object costs about
+ * 45 bytes and no JS object; without an index the policy keeps a private Map from key to slot.
+ *
  * Complexity: every call is O(1) (LRU, none) or O(log n) expected (FIFO, LFU: treap-ordered), except
  * chooseVictims, which is O(victims) (plus O(log n) for FIFO and LFU), and snapshot, which is O(n).
  */
@@ -24,7 +28,7 @@ import { FifoEvictionPolicy } from "./fifo.ts";
 import { LfuEvictionPolicy } from "./lfu.ts";
 import { LruEvictionPolicy } from "./lru.ts";
 import { NoneEvictionPolicy } from "./none.ts";
-import type { TrackingEvictionPolicy } from "./tracking.ts";
+import type { PolicyKeyIndex, TrackingEvictionPolicy } from "./tracking.ts";
 
 export type EvictionPolicyName = "lru" | "fifo" | "lfu" | "none";
 
@@ -72,6 +76,8 @@ export interface EvictionPolicy {
   readonly objectCount: number;
   /** Per-object state of every tracked object, in seal order: input for createEvictionPolicy/migratePolicy. */
   snapshot(): EvictionObjectState[];
+  /** The key index the caller gave (a migrated policy shares it); undefined when the policy owns one. */
+  readonly keyIndex: PolicyKeyIndex | undefined;
 }
 
 export function isEvictionPolicyName(value: string): value is EvictionPolicyName {
@@ -85,20 +91,21 @@ export function isEvictionPolicyName(value: string): value is EvictionPolicyName
 export function createEvictionPolicy(
   name: EvictionPolicyName,
   objects: Iterable<EvictionObjectState> = [],
+  keyIndex?: PolicyKeyIndex,
 ): EvictionPolicy {
   let policy: TrackingEvictionPolicy;
   switch (name) {
     case "lru":
-      policy = new LruEvictionPolicy();
+      policy = new LruEvictionPolicy(keyIndex);
       break;
     case "fifo":
-      policy = new FifoEvictionPolicy();
+      policy = new FifoEvictionPolicy(keyIndex);
       break;
     case "lfu":
-      policy = new LfuEvictionPolicy();
+      policy = new LfuEvictionPolicy(keyIndex);
       break;
     case "none":
-      policy = new NoneEvictionPolicy();
+      policy = new NoneEvictionPolicy(keyIndex);
       break;
     default: {
       const unknown: never = name;
@@ -115,5 +122,5 @@ export function createEvictionPolicy(
  * replaces its reference and drops the old one.
  */
 export function migratePolicy(from: EvictionPolicy, to: EvictionPolicyName): EvictionPolicy {
-  return createEvictionPolicy(to, from.snapshot());
+  return createEvictionPolicy(to, from.snapshot(), from.keyIndex);
 }
