@@ -4,8 +4,11 @@
  * Design: TLSF (two-level segregated fit, Masmano et al. 2004), with all bookkeeping in JS objects and
  * none inside the arena.
  *
- * - Every block (free or allocated) is a `Block` linked to its physical neighbours (`prevPhysical`,
- *   `nextPhysical`): the JS analogue of boundary tags. Freeing a block coalesces it with free neighbours
+ * - Every block (free or allocated) is a block record linked to its physical neighbours (`prevPhysical`,
+ *   `nextPhysical`): the JS analogue of boundary tags. Records are a struct of typed arrays indexed by a
+ *   block number (reused through a free list), and allocated blocks are found by offset through a
+ *   linear-probing hash index of block numbers: no JS object per block, so a million resident objects
+ *   cost about 45 bytes each here and add nothing for the garbage collector to trace. Freeing a block coalesces it with free neighbours
  *   in O(1), so the arena never holds two adjacent free blocks.
  * - Free blocks whose size is a multiple of the alignment are indexed by size class in a two-level table:
  *   the first level is the power of two of the size (in alignment units), the second level splits each
@@ -66,23 +69,6 @@ const SECOND_LEVEL_COUNT = 1 << SECOND_LEVEL_LOG2;
 const FIRST_LEVEL_COUNT = 50;
 const TWO_POW_32 = 2 ** 32;
 
-class Block {
-  offset: number;
-  sizeBytes: number;
-  free: boolean;
-  prevPhysical: Block | null = null;
-  nextPhysical: Block | null = null;
-  /** Links inside a size-class free list; null when allocated or when the block is the free tail. */
-  prevFree: Block | null = null;
-  nextFree: Block | null = null;
-
-  constructor(offset: number, sizeBytes: number, free: boolean) {
-    this.offset = offset;
-    this.sizeBytes = sizeBytes;
-    this.free = free;
-  }
-}
-
 interface SizeClass {
   first: number;
   second: number;
@@ -130,22 +116,49 @@ function classAtLeast(units: number): SizeClass {
   return classOf(units + roundUpUnits);
 }
 
+const NIL = -1;
+const INITIAL_BLOCKS = 1024;
+
+/** 32-bit hash of an offset in alignment units (exact for offsets up to 2^52). */
+function hashUnits(units: number): number {
+  let h = (units >>> 0) ^ Math.imul(Math.floor(units / TWO_POW_32), 0x9e3779b1);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 export class Allocator {
   readonly capacityBytes: number;
   readonly alignmentBytes: number;
 
-  /** Block at offset 0: start of the physical list. */
-  private readonly firstBlock: Block;
-  /** Allocated blocks by start offset. */
-  private readonly allocated = new Map<number, Block>();
+  /** Block at offset 0: start of the physical list (always block 0: it is never absorbed). */
+  private readonly firstBlock: number;
+  // Block records, indexed by block number.
+  private blockOffset = new Float64Array(0);
+  private blockSize = new Float64Array(0);
+  private blockFree = new Uint8Array(0);
+  private prevPhysical = new Int32Array(0);
+  private nextPhysical = new Int32Array(0);
+  /** Links inside a size-class free list; NIL when allocated or when the block is the free tail. */
+  private prevFree = new Int32Array(0);
+  private nextFree = new Int32Array(0);
+  private blockCapacity = 0;
+  /** Block numbers ever used; unused records are chained through nextPhysical from recycledHead. */
+  private blockHighWater = 0;
+  private recycledHead = NIL;
+  /** Allocated blocks by start offset: block + 1 per bucket, 0 empty; power of two, at most half full. */
+  private allocatedBuckets = new Int32Array(0);
+  private allocatedCount = 0;
   /** Heads of the size-class free lists, indexed first * SECOND_LEVEL_COUNT + second. */
-  private readonly freeListHeads: (Block | null)[];
+  private readonly freeListHeads: Int32Array;
   /** Bit f set iff first-level class f has a non-empty second-level class. Words: classes 0-31, 32-63. */
   private readonly firstLevelBitmap = new Uint32Array(2);
   /** Bit s of word f set iff free list (f, s) is non-empty. */
   private readonly secondLevelBitmaps = new Uint32Array(FIRST_LEVEL_COUNT);
   /** The last block when it is free and its size is not a multiple of the alignment (not in the table). */
-  private freeTail: Block | null = null;
+  private freeTail = NIL;
 
   private usedBytesValue = 0;
   private freeBlockCountValue = 0;
@@ -167,8 +180,10 @@ export class Allocator {
     }
     this.capacityBytes = capacityBytes;
     this.alignmentBytes = alignmentBytes;
-    this.freeListHeads = new Array<Block | null>(FIRST_LEVEL_COUNT * SECOND_LEVEL_COUNT).fill(null);
-    this.firstBlock = new Block(0, capacityBytes, true);
+    this.freeListHeads = new Int32Array(FIRST_LEVEL_COUNT * SECOND_LEVEL_COUNT).fill(NIL);
+    this.growBlocks(INITIAL_BLOCKS);
+    this.allocatedBuckets = new Int32Array(INITIAL_BLOCKS * 2);
+    this.firstBlock = this.newBlock(0, capacityBytes, true);
     this.insertFree(this.firstBlock);
   }
 
@@ -186,53 +201,59 @@ export class Allocator {
     const requestUnits = Math.ceil(requestBytes / this.alignmentBytes);
 
     const block = this.findFreeBlock(requestBytes, requestUnits);
-    if (block === null) return null;
-    assert(block.free && block.sizeBytes >= requestBytes, "chosen block must be free and large enough");
+    if (block === NIL) return null;
+    const blockBytes = this.blockSize[block] as number;
+    assert(
+      this.blockFree[block] === 1 && blockBytes >= requestBytes,
+      "chosen block must be free and large enough",
+    );
 
     this.removeFree(block);
     // Clipping only happens for the unaligned tail block: any other block is a whole number of units.
-    const reservedBytes = Math.min(requestUnits * this.alignmentBytes, block.sizeBytes);
-    const remainderBytes = block.sizeBytes - reservedBytes;
+    const reservedBytes = Math.min(requestUnits * this.alignmentBytes, blockBytes);
+    const remainderBytes = blockBytes - reservedBytes;
+    const offset = this.blockOffset[block] as number;
     if (remainderBytes > 0) {
-      const remainder = new Block(block.offset + reservedBytes, remainderBytes, true);
-      remainder.prevPhysical = block;
-      remainder.nextPhysical = block.nextPhysical;
-      if (block.nextPhysical !== null) {
-        assert(!block.nextPhysical.free, "a free block's physical successor is allocated");
-        block.nextPhysical.prevPhysical = remainder;
+      const remainder = this.newBlock(offset + reservedBytes, remainderBytes, true);
+      const next = this.nextPhysical[block] as number;
+      this.prevPhysical[remainder] = block;
+      this.nextPhysical[remainder] = next;
+      if (next !== NIL) {
+        assert(this.blockFree[next] === 0, "a free block's physical successor is allocated");
+        this.prevPhysical[next] = remainder;
       }
-      block.nextPhysical = remainder;
-      block.sizeBytes = reservedBytes;
+      this.nextPhysical[block] = remainder;
+      this.blockSize[block] = reservedBytes;
       this.insertFree(remainder);
     }
-    block.free = false;
-    this.allocated.set(block.offset, block);
-    this.usedBytesValue += block.sizeBytes;
+    this.blockFree[block] = 0;
+    this.indexAllocated(block);
+    this.usedBytesValue += this.blockSize[block] as number;
     assert(this.usedBytesValue <= this.capacityBytes, "usedBytes within capacity");
-    assert(block.offset % this.alignmentBytes === 0, "allocated offset is aligned");
-    return block.offset;
+    assert(offset % this.alignmentBytes === 0, "allocated offset is aligned");
+    return offset;
   }
 
   /** Frees the block starting at offset; throws if offset is not the start of an allocated block. */
   free(offset: number): void {
-    const found = this.allocated.get(offset);
-    if (found === undefined) {
+    const found = this.findAllocated(offset);
+    if (found === NIL) {
       throw new Error(`free: offset ${offset} is not the start of an allocated block`);
     }
     let block = found;
-    this.allocated.delete(offset);
-    this.usedBytesValue -= block.sizeBytes;
+    this.unindexAllocated(block);
+    this.usedBytesValue -= this.blockSize[block] as number;
     assert(this.usedBytesValue >= 0, "usedBytes non-negative");
-    block.free = true;
+    this.blockFree[block] = 1;
 
-    const previous = block.prevPhysical;
-    if (previous?.free) {
+    const previous = this.prevPhysical[block] as number;
+    if (previous !== NIL && this.blockFree[previous] === 1) {
       this.removeFree(previous);
       this.absorbNext(previous);
       block = previous;
     }
-    const next = block.nextPhysical;
-    if (next?.free) {
+    const next = this.nextPhysical[block] as number;
+    if (next !== NIL && this.blockFree[next] === 1) {
       this.removeFree(next);
       this.absorbNext(block);
     }
@@ -241,11 +262,11 @@ export class Allocator {
 
   /** Size reserved for the allocated block at offset (rounded up, clipped at capacityBytes). */
   blockSizeBytes(offset: number): number {
-    const block = this.allocated.get(offset);
-    if (block === undefined) {
+    const block = this.findAllocated(offset);
+    if (block === NIL) {
       throw new Error(`blockSizeBytes: offset ${offset} is not the start of an allocated block`);
     }
-    return block.sizeBytes;
+    return this.blockSize[block] as number;
   }
 
   get usedBytes(): number {
@@ -261,21 +282,21 @@ export class Allocator {
    * free tail), so this scans one class list: O(1) for exact small classes, O(list length) otherwise.
    */
   get largestFreeBlockBytes(): number {
-    let largestBytes = this.freeTail === null ? 0 : this.freeTail.sizeBytes;
+    let largestBytes = this.freeTail === NIL ? 0 : (this.blockSize[this.freeTail] as number);
     let first = -1;
     if (this.firstLevelBitmap[1] !== 0) first = 32 + highestBit(this.firstLevelBitmap[1] ?? 0);
     else if (this.firstLevelBitmap[0] !== 0) first = highestBit(this.firstLevelBitmap[0] ?? 0);
     if (first >= 0) {
       const second = highestBit(this.secondLevelBitmaps[first] ?? 0);
-      for (let block = this.listHead(first, second); block !== null; block = block.nextFree) {
-        largestBytes = Math.max(largestBytes, block.sizeBytes);
+      for (let block = this.listHead(first, second); block !== NIL; block = this.nextFree[block] as number) {
+        largestBytes = Math.max(largestBytes, this.blockSize[block] as number);
       }
     }
     return largestBytes;
   }
 
   get allocationCount(): number {
-    return this.allocated.size;
+    return this.allocatedCount;
   }
 
   get freeBlockCount(): number {
@@ -285,8 +306,12 @@ export class Allocator {
   /** All blocks in address order. O(blocks). */
   blocks(): AllocatorBlock[] {
     const result: AllocatorBlock[] = [];
-    for (let block: Block | null = this.firstBlock; block !== null; block = block.nextPhysical) {
-      result.push({ offset: block.offset, sizeBytes: block.sizeBytes, free: block.free });
+    for (let block = this.firstBlock; block !== NIL; block = this.nextPhysical[block] as number) {
+      result.push({
+        offset: this.blockOffset[block] as number,
+        sizeBytes: this.blockSize[block] as number,
+        free: this.blockFree[block] === 1,
+      });
     }
     return result;
   }
@@ -297,35 +322,37 @@ export class Allocator {
     let expectedOffset = 0;
     let usedBytes = 0;
     let allocatedCount = 0;
-    const physicalFree = new Set<Block>();
-    let previous: Block | null = null;
-    assert(this.firstBlock.prevPhysical === null, "first block has no predecessor");
-    for (let block: Block | null = this.firstBlock; block !== null; block = block.nextPhysical) {
-      assert(block.prevPhysical === previous, `physical back link at offset ${block.offset}`);
-      assert(
-        block.offset === expectedOffset,
-        `gap or overlap at offset ${block.offset} (expected ${expectedOffset})`,
-      );
-      assert(block.offset % alignment === 0, `block offset ${block.offset} is aligned`);
-      assert(
-        Number.isSafeInteger(block.sizeBytes) && block.sizeBytes > 0,
-        `block size ${block.sizeBytes} > 0`,
-      );
-      const isLast = block.nextPhysical === null;
-      assert(
-        isLast || block.sizeBytes % alignment === 0,
-        `non-tail block size ${block.sizeBytes} is aligned`,
-      );
-      if (block.free) {
-        assert(previous === null || !previous.free, `adjacent free blocks at offset ${block.offset}`);
+    const physicalFree = new Set<number>();
+    let previous = NIL;
+    let live = 0;
+    assert(this.prevPhysical[this.firstBlock] === NIL, "first block has no predecessor");
+    for (let block = this.firstBlock; block !== NIL; block = this.nextPhysical[block] as number) {
+      live += 1;
+      assert(live <= this.blockHighWater, "the physical list is acyclic");
+      const offset = this.blockOffset[block] as number;
+      const sizeBytes = this.blockSize[block] as number;
+      assert(this.prevPhysical[block] === previous, `physical back link at offset ${offset}`);
+      assert(offset === expectedOffset, `gap or overlap at offset ${offset} (expected ${expectedOffset})`);
+      assert(offset % alignment === 0, `block offset ${offset} is aligned`);
+      assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0, `block size ${sizeBytes} > 0`);
+      const isLast = this.nextPhysical[block] === NIL;
+      assert(isLast || sizeBytes % alignment === 0, `non-tail block size ${sizeBytes} is aligned`);
+      if (this.blockFree[block] === 1) {
+        assert(
+          previous === NIL || this.blockFree[previous] === 0,
+          `adjacent free blocks at offset ${offset}`,
+        );
         physicalFree.add(block);
       } else {
-        usedBytes += block.sizeBytes;
+        usedBytes += sizeBytes;
         allocatedCount += 1;
-        assert(this.allocated.get(block.offset) === block, `allocated block ${block.offset} is in the map`);
-        assert(block.prevFree === null && block.nextFree === null, "allocated block has no free links");
+        assert(this.findAllocated(offset) === block, `allocated block ${offset} is in the index`);
+        assert(
+          this.prevFree[block] === NIL && this.nextFree[block] === NIL,
+          "allocated block has no free links",
+        );
       }
-      expectedOffset = block.offset + block.sizeBytes;
+      expectedOffset = offset + sizeBytes;
       previous = block;
     }
     assert(
@@ -334,16 +361,31 @@ export class Allocator {
     );
     assert(usedBytes === this.usedBytesValue, `usedBytes ${this.usedBytesValue} != sum ${usedBytes}`);
     assert(this.freeBytes === this.capacityBytes - usedBytes, "freeBytes exact");
-    assert(allocatedCount === this.allocated.size, "allocation map matches blocks");
+    assert(allocatedCount === this.allocatedCount, "allocation index matches blocks");
+    let indexedAllocated = 0;
+    for (const stored of this.allocatedBuckets) if (stored !== 0) indexedAllocated += 1;
+    assert(indexedAllocated === allocatedCount, "the offset index holds exactly the allocated blocks");
+    let recycled = 0;
+    for (let block = this.recycledHead; block !== NIL; block = this.nextPhysical[block] as number) {
+      recycled += 1;
+      assert(recycled <= this.blockHighWater, "the recycled list is acyclic");
+    }
+    assert(live + recycled === this.blockHighWater, "every block record is live or recycled");
     assert(physicalFree.size === this.freeBlockCountValue, "freeBlockCount matches blocks");
 
     // The free index holds exactly the free blocks, each in its own class.
     let indexedCount = 0;
-    if (this.freeTail !== null) {
+    if (this.freeTail !== NIL) {
       const tail = this.freeTail;
-      assert(physicalFree.has(tail) && tail.nextPhysical === null, "free tail is the last block and free");
-      assert(tail.sizeBytes % alignment !== 0, "free tail slot only holds an unaligned tail");
-      assert(tail.prevFree === null && tail.nextFree === null, "free tail is in no list");
+      assert(
+        physicalFree.has(tail) && this.nextPhysical[tail] === NIL,
+        "free tail is the last block and free",
+      );
+      assert(
+        (this.blockSize[tail] as number) % alignment !== 0,
+        "free tail slot only holds an unaligned tail",
+      );
+      assert(this.prevFree[tail] === NIL && this.nextFree[tail] === NIL, "free tail is in no list");
       indexedCount += 1;
     }
     for (let first = 0; first < FIRST_LEVEL_COUNT; first++) {
@@ -353,16 +395,18 @@ export class Allocator {
       for (let second = 0; second < SECOND_LEVEL_COUNT; second++) {
         const head = this.listHead(first, second);
         assert(
-          ((secondBitmap >>> second) & 1) === (head !== null ? 1 : 0),
+          ((secondBitmap >>> second) & 1) === (head !== NIL ? 1 : 0),
           `bitmap bit (${first}, ${second})`,
         );
-        let previousFree: Block | null = null;
-        for (let block = head; block !== null; block = block.nextFree) {
-          assert(physicalFree.has(block), `indexed block ${block.offset} is a free block`);
-          assert(block.prevFree === previousFree, `free list back link at ${block.offset}`);
-          assert(block.sizeBytes % alignment === 0, "indexed free block is a whole number of units");
-          const sizeClass = classOf(block.sizeBytes / alignment);
-          assert(sizeClass.first === first && sizeClass.second === second, `block ${block.offset} class`);
+        let previousFree = NIL;
+        for (let block = head; block !== NIL; block = this.nextFree[block] as number) {
+          const offset = this.blockOffset[block] as number;
+          const sizeBytes = this.blockSize[block] as number;
+          assert(physicalFree.has(block), `indexed block ${offset} is a free block`);
+          assert(this.prevFree[block] === previousFree, `free list back link at ${offset}`);
+          assert(sizeBytes % alignment === 0, "indexed free block is a whole number of units");
+          const sizeClass = classOf(sizeBytes / alignment);
+          assert(sizeClass.first === first && sizeClass.second === second, `block ${offset} class`);
           indexedCount += 1;
           assert(indexedCount <= physicalFree.size, "free lists are acyclic and hold no extra blocks");
           previousFree = block;
@@ -372,30 +416,35 @@ export class Allocator {
     assert(indexedCount === physicalFree.size, "every free block is indexed exactly once");
   }
 
-  private listHead(first: number, second: number): Block | null {
-    return this.freeListHeads[first * SECOND_LEVEL_COUNT + second] ?? null;
+  private listHead(first: number, second: number): number {
+    return this.freeListHeads[first * SECOND_LEVEL_COUNT + second] as number;
   }
 
   /**
    * O(1) good-fit search, then the free tail, then (only if both fail) a scan of the request's own class,
    * which can hold blocks that fit but that the rounded-up search skips.
    */
-  private findFreeBlock(requestBytes: number, requestUnits: number): Block | null {
+  private findFreeBlock(requestBytes: number, requestUnits: number): number {
     const goodFit = this.findClassAtLeast(classAtLeast(requestUnits));
-    if (goodFit !== null) return goodFit;
-    if (this.freeTail !== null && this.freeTail.sizeBytes >= requestBytes) return this.freeTail;
+    if (goodFit !== NIL) return goodFit;
+    if (this.freeTail !== NIL && (this.blockSize[this.freeTail] as number) >= requestBytes)
+      return this.freeTail;
     const own = classOf(requestUnits);
-    if (own.first >= FIRST_LEVEL_COUNT) return null;
-    for (let block = this.listHead(own.first, own.second); block !== null; block = block.nextFree) {
-      if (block.sizeBytes >= requestBytes) return block;
+    if (own.first >= FIRST_LEVEL_COUNT) return NIL;
+    for (
+      let block = this.listHead(own.first, own.second);
+      block !== NIL;
+      block = this.nextFree[block] as number
+    ) {
+      if ((this.blockSize[block] as number) >= requestBytes) return block;
     }
-    return null;
+    return NIL;
   }
 
   /** Head of the first non-empty list at class >= sizeClass, via the two bitmap levels. */
-  private findClassAtLeast(sizeClass: SizeClass): Block | null {
+  private findClassAtLeast(sizeClass: SizeClass): number {
     let first = sizeClass.first;
-    if (first >= FIRST_LEVEL_COUNT) return null;
+    if (first >= FIRST_LEVEL_COUNT) return NIL;
     // Second-level classes >= sizeClass.second within the same first-level class.
     const sameFirst = (this.secondLevelBitmaps[first] ?? 0) & (~0 << sizeClass.second);
     if (sameFirst !== 0) return this.listHead(first, lowestBit(sameFirst));
@@ -410,68 +459,173 @@ export class Allocator {
       const word = (this.firstLevelBitmap[1] ?? 0) & (first <= 32 ? ~0 : ~0 << (first - 32));
       if (word !== 0) found = 32 + lowestBit(word);
     }
-    if (found < 0) return null;
+    if (found < 0) return NIL;
     const second = lowestBit(this.secondLevelBitmaps[found] ?? 0);
     return this.listHead(found, second);
   }
 
-  /** Merges block.nextPhysical (already removed from the free index) into block. */
-  private absorbNext(block: Block): void {
-    const next = block.nextPhysical;
-    assert(next !== null, "absorbed neighbour exists");
-    assert(next.free, "absorbed neighbour is free");
-    block.sizeBytes += next.sizeBytes;
-    block.nextPhysical = next.nextPhysical;
-    if (next.nextPhysical !== null) next.nextPhysical.prevPhysical = block;
-    next.prevPhysical = null;
-    next.nextPhysical = null;
+  /** Merges block's physical successor (already removed from the free index) into block. */
+  private absorbNext(block: number): void {
+    const next = this.nextPhysical[block] as number;
+    assert(next !== NIL, "absorbed neighbour exists");
+    assert(this.blockFree[next] === 1, "absorbed neighbour is free");
+    this.blockSize[block] = (this.blockSize[block] as number) + (this.blockSize[next] as number);
+    const after = this.nextPhysical[next] as number;
+    this.nextPhysical[block] = after;
+    if (after !== NIL) this.prevPhysical[after] = block;
+    this.recycleBlock(next);
   }
 
-  private insertFree(block: Block): void {
-    assert(block.free, "only free blocks are indexed");
+  private insertFree(block: number): void {
+    assert(this.blockFree[block] === 1, "only free blocks are indexed");
     this.freeBlockCountValue += 1;
-    if (block.sizeBytes % this.alignmentBytes !== 0) {
-      assert(block.nextPhysical === null && this.freeTail === null, "only the tail block may be unaligned");
+    const sizeBytes = this.blockSize[block] as number;
+    if (sizeBytes % this.alignmentBytes !== 0) {
+      assert(
+        this.nextPhysical[block] === NIL && this.freeTail === NIL,
+        "only the tail block may be unaligned",
+      );
       this.freeTail = block;
       return;
     }
-    const { first, second } = classOf(block.sizeBytes / this.alignmentBytes);
+    const { first, second } = classOf(sizeBytes / this.alignmentBytes);
     assert(first < FIRST_LEVEL_COUNT, "size class in range");
     const index = first * SECOND_LEVEL_COUNT + second;
-    const head = this.freeListHeads[index] ?? null;
-    block.prevFree = null;
-    block.nextFree = head;
-    if (head !== null) head.prevFree = block;
+    const head = this.freeListHeads[index] as number;
+    this.prevFree[block] = NIL;
+    this.nextFree[block] = head;
+    if (head !== NIL) this.prevFree[head] = block;
     this.freeListHeads[index] = block;
     this.secondLevelBitmaps[first] = (this.secondLevelBitmaps[first] ?? 0) | (1 << second);
     this.firstLevelBitmap[first >> 5] = (this.firstLevelBitmap[first >> 5] ?? 0) | (1 << (first & 31));
   }
 
   /** Removes a free block from the index; its size must not have changed since insertFree. */
-  private removeFree(block: Block): void {
-    assert(block.free, "only free blocks are indexed");
+  private removeFree(block: number): void {
+    assert(this.blockFree[block] === 1, "only free blocks are indexed");
     this.freeBlockCountValue -= 1;
     if (this.freeTail === block) {
-      this.freeTail = null;
+      this.freeTail = NIL;
       return;
     }
-    const { first, second } = classOf(block.sizeBytes / this.alignmentBytes);
+    const { first, second } = classOf((this.blockSize[block] as number) / this.alignmentBytes);
     const index = first * SECOND_LEVEL_COUNT + second;
-    if (block.prevFree !== null) {
-      block.prevFree.nextFree = block.nextFree;
+    const prev = this.prevFree[block] as number;
+    const next = this.nextFree[block] as number;
+    if (prev !== NIL) {
+      this.nextFree[prev] = next;
     } else {
       assert(this.freeListHeads[index] === block, "list head is the block without predecessor");
-      this.freeListHeads[index] = block.nextFree;
+      this.freeListHeads[index] = next;
     }
-    if (block.nextFree !== null) block.nextFree.prevFree = block.prevFree;
-    block.prevFree = null;
-    block.nextFree = null;
-    if (this.freeListHeads[index] === null) {
+    if (next !== NIL) this.prevFree[next] = prev;
+    this.prevFree[block] = NIL;
+    this.nextFree[block] = NIL;
+    if (this.freeListHeads[index] === NIL) {
       const secondBitmap = (this.secondLevelBitmaps[first] ?? 0) & ~(1 << second);
       this.secondLevelBitmaps[first] = secondBitmap;
       if (secondBitmap === 0) {
         this.firstLevelBitmap[first >> 5] = (this.firstLevelBitmap[first >> 5] ?? 0) & ~(1 << (first & 31));
       }
     }
+  }
+
+  // ------------------------------------------------------------ block records and the offset index
+
+  private newBlock(offset: number, sizeBytes: number, free: boolean): number {
+    let block = this.recycledHead;
+    if (block !== NIL) {
+      this.recycledHead = this.nextPhysical[block] as number;
+    } else {
+      if (this.blockHighWater === this.blockCapacity) this.growBlocks(this.blockCapacity * 2);
+      block = this.blockHighWater++;
+    }
+    this.blockOffset[block] = offset;
+    this.blockSize[block] = sizeBytes;
+    this.blockFree[block] = free ? 1 : 0;
+    this.prevPhysical[block] = NIL;
+    this.nextPhysical[block] = NIL;
+    this.prevFree[block] = NIL;
+    this.nextFree[block] = NIL;
+    return block;
+  }
+
+  private recycleBlock(block: number): void {
+    this.blockSize[block] = 0;
+    this.blockFree[block] = 0;
+    this.prevPhysical[block] = NIL;
+    this.nextPhysical[block] = this.recycledHead;
+    this.recycledHead = block;
+  }
+
+  private growBlocks(capacity: number): void {
+    const grow = <T extends Float64Array | Int32Array | Uint8Array>(old: T, next: T): T => {
+      next.set(old);
+      return next;
+    };
+    this.blockOffset = grow(this.blockOffset, new Float64Array(capacity));
+    this.blockSize = grow(this.blockSize, new Float64Array(capacity));
+    this.blockFree = grow(this.blockFree, new Uint8Array(capacity));
+    this.prevPhysical = grow(this.prevPhysical, new Int32Array(capacity));
+    this.nextPhysical = grow(this.nextPhysical, new Int32Array(capacity));
+    this.prevFree = grow(this.prevFree, new Int32Array(capacity));
+    this.nextFree = grow(this.nextFree, new Int32Array(capacity));
+    this.blockCapacity = capacity;
+  }
+
+  private bucketOf(offset: number): number {
+    return hashUnits(offset / this.alignmentBytes) & (this.allocatedBuckets.length - 1);
+  }
+
+  /** The allocated block starting at offset, NIL if none. */
+  private findAllocated(offset: number): number {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset % this.alignmentBytes !== 0) return NIL;
+    const buckets = this.allocatedBuckets;
+    const mask = buckets.length - 1;
+    for (let b = this.bucketOf(offset); ; b = (b + 1) & mask) {
+      const stored = buckets[b] as number;
+      if (stored === 0) return NIL;
+      if (this.blockOffset[stored - 1] === offset) return stored - 1;
+    }
+  }
+
+  private indexAllocated(block: number): void {
+    if ((this.allocatedCount + 1) * 2 > this.allocatedBuckets.length) {
+      const old = this.allocatedBuckets;
+      this.allocatedBuckets = new Int32Array(old.length * 2);
+      for (const stored of old) if (stored !== 0) this.insertBucket(stored - 1);
+    }
+    this.insertBucket(block);
+    this.allocatedCount += 1;
+  }
+
+  private insertBucket(block: number): void {
+    const buckets = this.allocatedBuckets;
+    const mask = buckets.length - 1;
+    let b = this.bucketOf(this.blockOffset[block] as number);
+    while (buckets[b] !== 0) b = (b + 1) & mask;
+    buckets[b] = block + 1;
+  }
+
+  /** Linear-probing delete with backward shift: no tombstones. */
+  private unindexAllocated(block: number): void {
+    const buckets = this.allocatedBuckets;
+    const mask = buckets.length - 1;
+    let hole = this.bucketOf(this.blockOffset[block] as number);
+    while (buckets[hole] !== block + 1) {
+      assert(buckets[hole] !== 0, "freed block is indexed");
+      hole = (hole + 1) & mask;
+    }
+    buckets[hole] = 0;
+    for (let b = (hole + 1) & mask; buckets[b] !== 0; b = (b + 1) & mask) {
+      const moved = (buckets[b] as number) - 1;
+      const home = this.bucketOf(this.blockOffset[moved] as number);
+      const homeInRange = hole <= b ? home > hole && home <= b : home > hole || home <= b;
+      if (homeInRange) continue;
+      buckets[hole] = moved + 1;
+      buckets[b] = 0;
+      hole = b;
+    }
+    this.allocatedCount -= 1;
   }
 }
