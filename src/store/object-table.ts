@@ -116,8 +116,10 @@ export class ObjectTable implements PolicyKeyIndex {
   #ids = new Uint8Array(0);
   #offset = new Float64Array(0);
   #dataSize = new Float64Array(0);
-  #metadataSize = new Float64Array(0);
-  #allocated = new Float64Array(0);
+  /** Metadata sizes are u32 on the wire. */
+  #metadataSize = new Uint32Array(0);
+  /** allocatedBytes - (dataSize + metadataSize): the allocator rounds up by at most one 64 B unit. */
+  #padding = new Uint8Array(0);
   #state = new Uint8Array(0);
   #deletePending = new Uint8Array(0);
   #creator = new Int32Array(0);
@@ -205,7 +207,11 @@ export class ObjectTable implements PolicyKeyIndex {
     this.#offset[slot] = object.offset;
     this.#dataSize[slot] = object.dataSize;
     this.#metadataSize[slot] = object.metadataSize;
-    this.#allocated[slot] = object.allocatedBytes;
+    const padding = object.allocatedBytes - object.dataSize - object.metadataSize;
+    if (!(padding >= 0 && padding <= 0xff) || object.metadataSize > 0xffffffff) {
+      throw new RangeError("ObjectTable.add: metadata over 4 GiB or allocation padding over 255 bytes");
+    }
+    this.#padding[slot] = padding;
     this.#state[slot] = STATE_CREATED;
     this.#deletePending[slot] = 0;
     this.#creator[slot] = object.creatorClientId;
@@ -298,7 +304,7 @@ export class ObjectTable implements PolicyKeyIndex {
     return (this.#dataSize[slot] as number) + (this.#metadataSize[slot] as number);
   }
   allocatedBytesAt(slot: number): number {
-    return this.#allocated[slot] as number;
+    return this.sizeAt(slot) + (this.#padding[slot] as number);
   }
   creatorAt(slot: number): number {
     return this.#creator[slot] as number;
@@ -522,8 +528,8 @@ export class ObjectTable implements PolicyKeyIndex {
     this.#ids = grow(this.#ids, (n) => new Uint8Array(n), OBJECT_ID_BYTES);
     this.#offset = grow(this.#offset, (n) => new Float64Array(n));
     this.#dataSize = grow(this.#dataSize, (n) => new Float64Array(n));
-    this.#metadataSize = grow(this.#metadataSize, (n) => new Float64Array(n));
-    this.#allocated = grow(this.#allocated, (n) => new Float64Array(n));
+    this.#metadataSize = grow(this.#metadataSize, (n) => new Uint32Array(n));
+    this.#padding = grow(this.#padding, (n) => new Uint8Array(n));
     this.#state = grow(this.#state, (n) => new Uint8Array(n));
     this.#deletePending = grow(this.#deletePending, (n) => new Uint8Array(n));
     this.#creator = grow(this.#creator, (n) => new Int32Array(n));
