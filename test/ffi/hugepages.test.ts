@@ -39,7 +39,17 @@ function reserveHugePages(): Setup {
     return { ok: false, reason: `cannot write ${NR_HUGEPAGES} (${(error as Error).message})` };
   }
   const restore = () => writeFileSync(NR_HUGEPAGES, String(original));
-  const after = hugePagePool();
+  let after = hugePagePool();
+  if (after === null || after.availablePages < PAGES_NEEDED) {
+    // Free 2 MiB runs may exist only after the kernel compacts memory: compact and ask again.
+    try {
+      writeFileSync("/proc/sys/vm/compact_memory", "1");
+      writeFileSync(NR_HUGEPAGES, String(original + PAGES_NEEDED - pool.availablePages));
+    } catch {
+      // Not allowed here: the check below reports what the kernel gave.
+    }
+    after = hugePagePool();
+  }
   if (after === null || after.availablePages < PAGES_NEEDED) {
     restore();
     return { ok: false, reason: `the kernel reserved only ${after?.availablePages ?? 0} huge pages` };
