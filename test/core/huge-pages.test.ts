@@ -12,7 +12,14 @@ function reserveHugePages(): (() => void) | null {
   try {
     const before = Number(readFileSync(NR_HUGEPAGES, "utf8"));
     writeFileSync(NR_HUGEPAGES, String(before + PAGES));
-    const free = Number(/HugePages_Free:\s+(\d+)/.exec(readFileSync("/proc/meminfo", "utf8"))?.[1] ?? 0);
+    const freePages = () =>
+      Number(/HugePages_Free:\s+(\d+)/.exec(readFileSync("/proc/meminfo", "utf8"))?.[1] ?? 0);
+    if (freePages() < PAGES) {
+      // 2 MiB runs may be free only after the kernel compacts memory.
+      writeFileSync("/proc/sys/vm/compact_memory", "1");
+      writeFileSync(NR_HUGEPAGES, String(before + PAGES));
+    }
+    const free = freePages();
     if (free < PAGES) {
       writeFileSync(NR_HUGEPAGES, String(before));
       return null;
