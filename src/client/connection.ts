@@ -48,6 +48,8 @@ export class Connection {
   #closedError: PlasmaConnectionError | null = null;
   #onClose: ((error: PlasmaConnectionError) => void) | null = null;
   #beforeRequest: (() => void) | null = null;
+  /** True while a request is being encoded: frames sent meanwhile go out with it. */
+  #encoding = false;
 
   private constructor(socketPath: string, welcome: Welcome, arenaFd: number, log: Logger) {
     this.socketPath = socketPath;
@@ -127,7 +129,7 @@ export class Connection {
   send(encode: (out: ByteWriter) => void): void {
     if (this.#closedError !== null) throw this.#closedError;
     encode(this.#out);
-    if (this.#flushScheduled || this.#lazyFlushScheduled) return;
+    if (this.#flushScheduled || this.#lazyFlushScheduled || this.#encoding) return;
     this.#lazyFlushScheduled = true;
     setImmediate(() => {
       this.#lazyFlushScheduled = false;
@@ -176,22 +178,30 @@ export class Connection {
     encode: (out: ByteWriter, requestId: number) => void,
     reject: (e: Error) => void,
   ): void {
-    this.#beforeRequest?.();
-    const mark = this.#out.length;
+    this.#encoding = true;
+    let mark = 0;
     try {
+      this.#beforeRequest?.();
+      mark = this.#out.length;
       encode(this.#out, requestId);
     } catch (error) {
       this.#out.length = mark;
       this.#pending.delete(requestId);
+      this.#encoding = false;
+      if (this.#out.length > 0) this.#scheduleFlush();
       reject(error as Error);
       return;
     }
-    this.#scheduleFlush();
+    this.#encoding = false;
+    // Alone in flight: write now (no hop through the microtask queue). Requests made while others are
+    // in flight or queued go out together at the end of the tick, in one write.
+    if (this.#pending.size === 1 && !this.#flushScheduled) this.#flush();
+    else this.#scheduleFlush();
   }
 
   async #adopt(fd: number): Promise<void> {
-    const reader = new FrameReader((type, flags, requestId, body) =>
-      this.#frame(type, flags, requestId, body),
+    const reader = new FrameReader((type, flags, requestId, body, view) =>
+      this.#frame(type, flags, requestId, body, view),
     );
     const handler: SocketHandler<undefined> = {
       data: (_socket, data) => {
@@ -230,7 +240,7 @@ export class Connection {
     await pending;
   }
 
-  #frame(type: number, flags: number, requestId: number, body: Uint8Array): void {
+  #frame(type: number, flags: number, requestId: number, body: Uint8Array, view: DataView): void {
     if (requestId === 0) {
       if ((flags & FLAG_ERROR) !== 0) {
         const error = decodeErrorReply(body);
@@ -246,7 +256,7 @@ export class Connection {
     }
     const stream = this.#streams.get(requestId);
     if (stream !== undefined && type === MessageType.Notification) {
-      stream(new ByteReader(body));
+      stream(new ByteReader(body, view));
       return;
     }
     const pending = this.#pending.get(requestId);
@@ -267,7 +277,7 @@ export class Connection {
       );
       return;
     }
-    pending.resolve(new ByteReader(body));
+    pending.resolve(new ByteReader(body, view));
   }
 
   #scheduleFlush(): void {

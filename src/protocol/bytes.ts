@@ -1,6 +1,6 @@
 import { ProtocolError } from "./errors.ts";
 import { MAX_SAFE_U64 } from "./limits.ts";
-import { OBJECT_ID_BYTES } from "./object-id.ts";
+import { OBJECT_ID_BYTES, objectKeyAt } from "./object-id.ts";
 
 const TWO_32 = 2 ** 32;
 const textEncoder = new TextEncoder();
@@ -98,15 +98,41 @@ export class ByteWriter {
   }
 }
 
-/** Reads little-endian fields from an untrusted body; every read is bounds-checked. */
+/**
+ * Reads little-endian fields from an untrusted body; every read is bounds-checked. `reset` points a
+ * reader at the next body: one reader per connection, and one DataView per received chunk, not per frame.
+ */
 export class ByteReader {
-  readonly bytes: Uint8Array;
-  readonly view: DataView;
+  bytes: Uint8Array;
+  view: DataView;
   offset = 0;
+  /** Where `bytes` starts in `view`. */
+  #base: number;
 
-  constructor(bytes: Uint8Array) {
+  /** `view`, if given, is a DataView of the whole of `bytes.buffer` (from FrameReader): none is made then. */
+  constructor(bytes: Uint8Array, view?: DataView) {
     this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (view !== undefined && view.buffer === bytes.buffer && view.byteOffset === 0) {
+      this.view = view;
+      this.#base = bytes.byteOffset;
+    } else {
+      this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      this.#base = 0;
+    }
+  }
+
+  /** Reads `bytes` from its start; reuses the DataView while the bodies share one buffer (or takes `view`). */
+  reset(bytes: Uint8Array, view?: DataView): this {
+    if (bytes.buffer !== this.view.buffer || this.view.byteOffset !== 0) {
+      this.view =
+        view !== undefined && view.buffer === bytes.buffer && view.byteOffset === 0
+          ? view
+          : new DataView(bytes.buffer);
+    }
+    this.#base = bytes.byteOffset;
+    this.bytes = bytes;
+    this.offset = 0;
+    return this;
   }
 
   get remaining(): number {
@@ -128,29 +154,29 @@ export class ByteReader {
 
   u16(what = "u16"): number {
     this.need(2, what);
-    const v = this.view.getUint16(this.offset, true);
+    const v = this.view.getUint16(this.#base + this.offset, true);
     this.offset += 2;
     return v;
   }
 
   u32(what = "u32"): number {
     this.need(4, what);
-    const v = this.view.getUint32(this.offset, true);
+    const v = this.view.getUint32(this.#base + this.offset, true);
     this.offset += 4;
     return v;
   }
 
   i32(what = "i32"): number {
     this.need(4, what);
-    const v = this.view.getInt32(this.offset, true);
+    const v = this.view.getInt32(this.#base + this.offset, true);
     this.offset += 4;
     return v;
   }
 
   u64(what = "u64"): number {
     this.need(8, what);
-    const lo = this.view.getUint32(this.offset, true);
-    const hi = this.view.getUint32(this.offset + 4, true);
+    const lo = this.view.getUint32(this.#base + this.offset, true);
+    const hi = this.view.getUint32(this.#base + this.offset + 4, true);
     this.offset += 8;
     const value = hi * TWO_32 + lo;
     if (value > MAX_SAFE_U64) throw new ProtocolError(`${what} ${value} is beyond 2^53.`);
@@ -159,7 +185,7 @@ export class ByteReader {
 
   f64(what = "f64"): number {
     this.need(8, what);
-    const v = this.view.getFloat64(this.offset, true);
+    const v = this.view.getFloat64(this.#base + this.offset, true);
     this.offset += 8;
     return v;
   }
@@ -186,6 +212,14 @@ export class ByteReader {
   /** A 20-byte id as a view. */
   id(what = "object id"): Uint8Array {
     return this.raw(OBJECT_ID_BYTES, what);
+  }
+
+  /** A 20-byte id as its map key (objectKey), without making a view. */
+  key(what = "object id"): string {
+    this.need(OBJECT_ID_BYTES, what);
+    const key = objectKeyAt(this.bytes, this.offset);
+    this.offset += OBJECT_ID_BYTES;
+    return key;
   }
 
   /** Throws if bytes are left over: a frame must be exactly its message. */

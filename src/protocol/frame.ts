@@ -14,7 +14,14 @@ const KNOWN_FLAGS = FLAG_REPLY | FLAG_ERROR;
 /** A reassembly buffer larger than this is dropped once empty, so one big frame does not pin memory. */
 const SHRINK_ABOVE_BYTES = 1024 * 1024;
 
-export type FrameHandler = (type: number, flags: number, requestId: number, body: Uint8Array) => void;
+/** `view` is a DataView of the whole of `body.buffer`, for ByteReader (it saves one DataView per frame). */
+export type FrameHandler = (
+  type: number,
+  flags: number,
+  requestId: number,
+  body: Uint8Array,
+  view: DataView,
+) => void;
 
 /** Starts a frame in `out`; returns the position to pass to endFrame once the body is written. */
 export function beginFrame(out: ByteWriter, type: number, flags: number, requestId: number): number {
@@ -75,23 +82,24 @@ export class FrameReader {
 
   #drain(bytes: Uint8Array): number {
     let offset = 0;
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const view = new DataView(bytes.buffer);
+    const base = bytes.byteOffset;
     while (bytes.length - offset >= FRAME_HEADER_BYTES) {
-      const bodyBytes = view.getUint32(offset, true);
+      const bodyBytes = view.getUint32(base + offset, true);
       if (bodyBytes > this.#maxBodyBytes) {
         throw new ProtocolError(
           `Frame body of ${bodyBytes} bytes is over the limit of ${this.#maxBodyBytes}.`,
         );
       }
-      const flags = view.getUint16(offset + 6, true);
+      const flags = view.getUint16(base + offset + 6, true);
       if ((flags & ~KNOWN_FLAGS) !== 0)
         throw new ProtocolError(`Frame has unknown flags 0x${flags.toString(16)}.`);
       if (bytes.length - offset < FRAME_HEADER_BYTES + bodyBytes) break;
-      const type = view.getUint16(offset + 4, true);
-      const requestId = view.getUint32(offset + 8, true);
+      const type = view.getUint16(base + offset + 4, true);
+      const requestId = view.getUint32(base + offset + 8, true);
       const bodyStart = offset + FRAME_HEADER_BYTES;
       offset = bodyStart + bodyBytes;
-      this.#onFrame(type, flags, requestId, bytes.subarray(bodyStart, offset));
+      this.#onFrame(type, flags, requestId, bytes.subarray(bodyStart, offset), view);
     }
     return offset;
   }

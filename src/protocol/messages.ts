@@ -236,6 +236,12 @@ export function decodeGet(r: ByteReader, maxIds: number): GetRequest {
   return { timeoutMs, ids: decodeIdList(r, maxIds) };
 }
 
+/** decodeGet for the store: the ids as map keys (objectKey), without a view per id. */
+export function decodeGetKeys(r: ByteReader, maxIds: number): { timeoutMs: number; keys: string[] } {
+  const timeoutMs = decodeTimeout(r, "timeout");
+  return { timeoutMs, keys: decodeIdKeys(r, maxIds) };
+}
+
 /** One entry of a get reply: where the object is, or null if it was not there in time. */
 export type GetReplyEntry = ObjectLocation | null;
 
@@ -335,6 +341,16 @@ export function decodeIdList(r: ByteReader, maxIds: number): Uint8Array[] {
   const ids: Uint8Array[] = new Array(count);
   for (let i = 0; i < count; i++) ids[i] = r.id();
   return ids;
+}
+
+/** decodeIdList as map keys (objectKey), without a view per id. */
+export function decodeIdKeys(r: ByteReader, maxIds: number): string[] {
+  const count = r.u32("id count");
+  if (count > maxIds) throw new ProtocolError(`${count} ids in one request is over the limit of ${maxIds}.`);
+  r.need(count * 20, "ids");
+  const keys: string[] = new Array(count);
+  for (let i = 0; i < count; i++) keys[i] = r.key();
+  return keys;
 }
 
 // ---------------------------------------------------------------- scalar replies
