@@ -7,6 +7,7 @@ import {
   decodeDebugString,
   decodeGetMetadataReply,
   decodeGetReply,
+  decodeGetReplyOne,
   decodeListReply,
   decodeNotifications,
   decodeStoreInfoReply,
@@ -14,6 +15,7 @@ import {
   encodeCreateAndSeal,
   encodeEmptyRequest,
   encodeGet,
+  encodeGetOne,
   encodeIdList,
   encodeIdRequest,
   encodeRelease,
@@ -253,8 +255,26 @@ export class PlasmaClient {
     options: GetOptions & { withMeta?: boolean } = {},
   ): Promise<(Uint8Array | BufferWithMetadata | null)[]> {
     const withMeta = options.withMeta === true;
+    if (ids.length === 1) {
+      const holding = await this.#acquireOne(ids[0] as ObjectID, options);
+      return [holding === null ? null : this.#buffer(holding, withMeta)];
+    }
     const holdings = await this.#acquire(ids, options);
     return holdings.map((holding) => (holding === null ? null : this.#buffer(holding, withMeta)));
+  }
+
+  /** #acquire of one id, without the arrays (the common case: a get of one object). */
+  async #acquireOne(id: ObjectID, options: GetOptions): Promise<Holding | null> {
+    const timeoutMs = timeoutArg(options.timeoutMs ?? -1, "timeoutMs");
+    const key = id.key;
+    const held = this.#references.heldSealed(key);
+    if (held !== undefined) return held;
+    const idBytes = id.bytes;
+    const reply = await this.#connection.request(MessageType.Get, (out, requestId) =>
+      encodeGetOne(out, requestId, idBytes, timeoutMs),
+    );
+    const location = decodeGetReplyOne(reply);
+    return location === null ? null : this.#references.granted(key, idBytes, location);
   }
 
   /**

@@ -231,6 +231,15 @@ export function encodeGet(
   endFrame(out, at);
 }
 
+/** encodeGet of one id (no array). */
+export function encodeGetOne(out: ByteWriter, requestId: number, id: Uint8Array, timeoutMs: number): void {
+  const at = beginFrame(out, MessageType.Get, 0, requestId);
+  out.i32(timeoutMs);
+  out.u32(1);
+  out.id(id);
+  endFrame(out, at);
+}
+
 export function decodeGet(r: ByteReader, maxIds: number): GetRequest {
   const timeoutMs = decodeTimeout(r, "timeout");
   return { timeoutMs, ids: decodeIdList(r, maxIds) };
@@ -269,6 +278,13 @@ export function decodeGetReply(r: ByteReader, expected: number): GetReplyEntry[]
     entries[i] = r.u8("found") === 0 ? null : decodeCreateReply(r);
   }
   return entries;
+}
+
+/** decodeGetReply of a reply to a get of one id. */
+export function decodeGetReplyOne(r: ByteReader): GetReplyEntry {
+  const count = r.u32("count");
+  if (count !== 1) throw new ProtocolError(`Get reply has ${count} entries, expected 1.`);
+  return r.u8("found") === 0 ? null : decodeCreateReply(r);
 }
 
 export function encodeGetMetadataReply(
