@@ -69,9 +69,18 @@ function latencyRows(prefix: string, suffix: string): RowSpec[] {
       baselines: [{ name: "Redis SET", key: `${prefix}redis.set.seq.${s}` }, ...files],
       plasma: bytes === KiB ? "88 µs" : undefined,
     });
+    if (bytes <= KiB) {
+      rows.push({
+        group,
+        name: `get+release ${s}, one object again and again (served by the client after the first get)`,
+        kind: "latency",
+        ours: `${prefix}store.getSame.seq.${s}`,
+        baselines: [{ name: "Redis GET", key: `${prefix}redis.get.seq.${s}` }],
+      });
+    }
     rows.push({
       group,
-      name: `get+release ${s}`,
+      name: `get+release ${s}, distinct objects (one round trip each)`,
       kind: "latency",
       ours: `${prefix}store.get.seq.${s}`,
       baselines: [
@@ -142,7 +151,7 @@ function pipelinedRows(): RowSpec[] {
     });
     rows.push({
       group,
-      name: `get+release ${s}`,
+      name: `get+release ${s}, distinct objects`,
       kind: "latency",
       ours: `store.get.p64.${s}`,
       baselines: [{ name: "Redis GET", key: `redis.get.p64.${s}` }],

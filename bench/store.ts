@@ -64,6 +64,11 @@ export async function run(options: BenchOptions): Promise<Metrics> {
       for (const id of resident) await client.createAndSeal(id, data);
       const pick = (i: number) => resident[i % resident.length] as ObjectID;
       metrics[`store.get.seq.${label}`] = await sequentialGet(client, { ops, repeats }, pick);
+      // The same object again and again: after the first get the client revives its released holding
+      // (the Release frame has not gone out yet), so no round trip is made.
+      if (bytes <= KiB) {
+        metrics[`store.getSame.seq.${label}`] = await sequentialGet(client, { ops, repeats }, () => pick(0));
+      }
       if (bytes === KiB) {
         const n = options.quick ? 2000 : 20_000;
         metrics["store.contains.seq.1KiB"] = await sequentialUs({ ops: n, repeats }, (i) =>
