@@ -111,14 +111,21 @@ export class Connection {
     this.#onClose = handler;
   }
 
-  /** Allocates a request id, lets `encode` write the frame, and resolves with the reply body. */
-  request(type: number, encode: (out: ByteWriter, requestId: number) => void): Promise<ByteReader> {
+  /**
+   * Allocates a request id, lets `encode` write the frame, and resolves with the reply body. `arg` is
+   * passed on to `encode`, so hot callers can pass a module-level function instead of a new closure.
+   */
+  request<T = undefined>(
+    type: number,
+    encode: (out: ByteWriter, requestId: number, arg: T) => void,
+    arg?: T,
+  ): Promise<ByteReader> {
     if (this.#closedError !== null) return Promise.reject(this.#closedError);
     const requestId = this.#allocateRequestId();
-    return new Promise<ByteReader>((resolve, reject) => {
-      this.#pending.set(requestId, { type, resolve, reject });
-      this.#encode(requestId, encode, reject);
-    });
+    const { promise, resolve, reject } = Promise.withResolvers<ByteReader>();
+    this.#pending.set(requestId, { type, resolve, reject });
+    this.#encode(requestId, encode, arg as T, reject);
+    return promise;
   }
 
   /**
@@ -155,7 +162,7 @@ export class Connection {
           reject(error);
         },
       });
-      this.#encode(requestId, encode, reject);
+      this.#encode(requestId, encode, undefined, reject);
     });
   }
 
@@ -173,9 +180,10 @@ export class Connection {
     return id;
   }
 
-  #encode(
+  #encode<T>(
     requestId: number,
-    encode: (out: ByteWriter, requestId: number) => void,
+    encode: (out: ByteWriter, requestId: number, arg: T) => void,
+    arg: T,
     reject: (e: Error) => void,
   ): void {
     this.#encoding = true;
@@ -183,7 +191,7 @@ export class Connection {
     try {
       this.#beforeRequest?.();
       mark = this.#out.length;
-      encode(this.#out, requestId);
+      encode(this.#out, requestId, arg);
     } catch (error) {
       this.#out.length = mark;
       this.#pending.delete(requestId);

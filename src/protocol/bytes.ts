@@ -82,7 +82,16 @@ export class ByteWriter {
   }
 
   id(idBytes: Uint8Array): void {
-    this.raw(idBytes);
+    if (idBytes.length !== OBJECT_ID_BYTES) {
+      this.raw(idBytes);
+      return;
+    }
+    // 20 bytes: a loop beats TypedArray.set's fixed cost.
+    this.ensure(OBJECT_ID_BYTES);
+    const bytes = this.bytes;
+    const at = this.length;
+    for (let i = 0; i < OBJECT_ID_BYTES; i++) bytes[at + i] = idBytes[i] as number;
+    this.length = at + OBJECT_ID_BYTES;
   }
 
   /** Reserves n bytes and returns their start, for fields filled later (frame lengths). */
