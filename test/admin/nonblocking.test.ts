@@ -23,6 +23,8 @@ test("the data path keeps serving while a WatchEvents consumer stalls and a larg
   big.set(pattern(bigSize, 11));
   await writer.seal(bigId);
   await writer.release(bigId);
+  // The creator's buffer held that reference: it had to stay reachable until the release.
+  expect(big.length).toBe(bigSize);
   await writer.contains(bigId);
 
   // A watcher that reads nothing, and a reader that takes one 64 KiB chunk of 48 MiB and stops pulling.

@@ -258,9 +258,12 @@ describe("list, delete, subscribe", () => {
     const [sealed, unsealed] = [ObjectID.fromRandom(), ObjectID.fromRandom()];
     await client.create(unsealed, 10, enc.encode("abc"));
     await client.createAndSeal(sealed, enc.encode("12345"));
-    await other.getBuffers([sealed]);
-    await client.getBuffers([sealed]);
-    await client.getBuffers([sealed]);
+    // Buffers hold references while reachable: keep them until the end.
+    const held = [
+      ...(await other.getBuffers([sealed])),
+      ...(await client.getBuffers([sealed])),
+      ...(await client.getBuffers([sealed])),
+    ];
     const before = Date.now();
     const list = await client.list();
     const s = list.find((o) => o.id.equals(sealed));
@@ -281,6 +284,7 @@ describe("list, delete, subscribe", () => {
     await client.release(sealed);
     await client.release(sealed);
     await client.abort(unsealed);
+    expect(held.length).toBe(3);
   });
 
   test("delete of an object in use happens at its last release; unknown ids are ignored", async () => {
