@@ -225,7 +225,7 @@ function largeRows(): RowSpec[] {
     const s = sizeLabel(bytes);
     rows.push({
       group,
-      name: `get+release ${s} (vs 1KiB get, same store)`,
+      name: `get+release ${s}, one round trip each (vs 1KiB, same store)`,
       kind: "latency",
       ours: `large.get.${s}`,
       baselines: [{ name: "get+release 1KiB", key: "large.get.1KiB" }],

@@ -40,6 +40,22 @@ export function sequentialGet(
   return sequentialUs(options, (i) => getRelease(client, pick(i)));
 }
 
+/**
+ * Median µs of get+release of one object where every get asks the store: after each release the event
+ * loop turns once, so the Release goes out and the client cannot serve the next get from its own holding.
+ * For comparing objects of different sizes by the store's answer alone.
+ */
+export function sequentialGetRoundTrip(
+  client: PlasmaClient,
+  options: { ops: number; repeats: number },
+  id: ObjectID,
+): Promise<number> {
+  return sequentialUs(options, async () => {
+    await getRelease(client, id);
+    await new Promise((resolve) => setImmediate(resolve));
+  });
+}
+
 export async function run(options: BenchOptions): Promise<Metrics> {
   const metrics: Metrics = {};
   const store = await startStore(GiB);
