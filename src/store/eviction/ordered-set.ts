@@ -5,7 +5,7 @@
  * The comparator must define a strict total order on the slots held (no two distinct slots compare equal).
  */
 
-import { assert } from "./tracking.ts";
+import { assert, TrackingEvictionPolicy } from "./tracking.ts";
 
 const NIL = -1;
 
@@ -131,5 +131,33 @@ export class SlotOrderedSet {
     }
     this.left[right] = this.merge(left, this.left[right] as number);
     return right;
+  }
+}
+
+/**
+ * A policy whose index is a SlotOrderedSet: the concrete policy supplies only the set (with its
+ * comparator), and victims are taken in ascending order.
+ */
+export abstract class OrderedSetEvictionPolicy extends TrackingEvictionPolicy {
+  protected abstract readonly evictable: SlotOrderedSet;
+
+  protected indexInsert(slot: number): void {
+    this.evictable.insert(slot);
+  }
+
+  protected indexRemove(slot: number): void {
+    this.evictable.remove(slot);
+  }
+
+  protected victimOrder(): Iterable<number> {
+    return this.evictable.values();
+  }
+
+  protected indexSize(): number {
+    return this.evictable.size;
+  }
+
+  protected growIndex(capacity: number): void {
+    this.evictable.grow(capacity);
   }
 }
