@@ -120,12 +120,7 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
   accessBegan(key: string): void {
     const slot = this.#slotOf(key);
     if (slot < 0) return;
-    if (this.#evictable[slot] === 1) {
-      this.indexRemove(slot);
-      this.#evictable[slot] = 0;
-      this.evictableCountValue -= 1;
-      this.evictableBytesValue -= this.#sizeBytes[slot] as number;
-    }
+    if (this.#evictable[slot] === 1) this.#leaveIndex(slot);
     this.#accessCount[slot] = (this.#accessCount[slot] as number) + 1;
     this.#lastUseOrder[slot] = this.takeOrder();
   }
@@ -148,12 +143,7 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
   objectRemoved(key: string): void {
     const slot = this.#slotOf(key);
     if (slot < 0) return;
-    if (this.#evictable[slot] === 1) {
-      this.indexRemove(slot);
-      this.#evictable[slot] = 0;
-      this.evictableCountValue -= 1;
-      this.evictableBytesValue -= this.#sizeBytes[slot] as number;
-    }
+    if (this.#evictable[slot] === 1) this.#leaveIndex(slot);
     this.#tracked[slot] = NOT_TRACKED;
     this.#objectCount -= 1;
     this.#index.release(key, slot);
@@ -267,6 +257,14 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
   /** How many objects the index holds given this many evictable objects ("none" keeps no index). */
   protected expectedIndexSize(evictableCount: number): number {
     return evictableCount;
+  }
+
+  /** An evictable object stops being evictable: out of the index and the evictable counters. */
+  #leaveIndex(slot: number): void {
+    this.indexRemove(slot);
+    this.#evictable[slot] = 0;
+    this.evictableCountValue -= 1;
+    this.evictableBytesValue -= this.#sizeBytes[slot] as number;
   }
 
   /** Slot of a tracked key, -1 if the policy does not track it. */
