@@ -1,5 +1,5 @@
 import { ptr } from "bun:ffi";
-import { afterAll, beforeAll, expect, describe as group, setDefaultTimeout, test } from "bun:test";
+import { expect, describe as group, test } from "bun:test";
 import { join } from "node:path";
 import {
   Bool,
@@ -20,39 +20,23 @@ import {
   vectorFromArray,
 } from "apache-arrow";
 import {
-  connect,
   FixedSizeBufferWriter,
   getArrowStreamSize,
   InvalidValueError,
   MockOutputStream,
   ObjectID,
-  type PlasmaClient,
   readArrowStream,
   VALUE_METADATA_PREFIX,
   ValueFormatError,
   writeArrowStream,
 } from "../../src/client/index.ts";
-import { runClientProcess, type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
+import { runClientProcess } from "../helpers/store-process.ts";
 import { describe, json } from "./describe.ts";
+import { CLIENTS, useStoreAndClient } from "./fixture.ts";
 
-setDefaultTimeout(120_000);
-const CLIENTS = join(import.meta.dir, "clients");
 const enc = new TextEncoder();
-let store: StoreProcess;
-let client: PlasmaClient;
-
-beforeAll(async () => {
-  store = await startStoreProcess();
-  client = await connect(store.socketPath);
-});
-afterAll(async () => {
-  await client?.disconnect();
-  await store?.stop();
-});
-
-async function refCountOf(id: ObjectID): Promise<number | undefined> {
-  return (await client.list()).find((o) => o.id.equals(id))?.refCount;
-}
+const fx = useStoreAndClient();
+const { refCountOf, refCountBecomes } = fx;
 
 const rows = (t: Table) => json(t.toArray().map((r) => r.toJSON())) as unknown[];
 
@@ -74,7 +58,7 @@ function richTable(): Table {
 group("Arrow tables through put/get", () => {
   test("a table with nulls, dictionary, list, struct and BigInt columns round-trips", async () => {
     const table = richTable();
-    const back = (await client.get(await client.put(table))) as Table;
+    const back = (await fx.client.get(await fx.client.put(table))) as Table;
     expect(back).toBeInstanceOf(Table);
     expect(back.schema.fields.map((f) => `${f.name}: ${f.type}`)).toEqual(
       table.schema.fields.map((f) => `${f.name}: ${f.type}`),
@@ -97,15 +81,15 @@ group("Arrow tables through put/get", () => {
     const empty = new Table(
       new Schema([new Field("x", new Float64(), true), new Field("s", new Utf8(), true)]),
     );
-    const back = (await client.get(await client.put(empty))) as Table;
+    const back = (await fx.client.get(await fx.client.put(empty))) as Table;
     expect(back.numRows).toBe(0);
     expect(back.schema.fields.map((f) => f.name)).toEqual(["x", "s"]);
     const zeroRows = tableFromArrays({ n: new Int32Array(0) });
-    expect(((await client.get(await client.put(zeroRows))) as Table).numRows).toBe(0);
+    expect(((await fx.client.get(await fx.client.put(zeroRows))) as Table).numRows).toBe(0);
 
     const batch = tableFromArrays({ a: Int32Array.of(1, 2), b: Float64Array.of(0.5, 1.5) })
       .batches[0] as RecordBatch;
-    const fromBatch = await client.get(await client.put(batch));
+    const fromBatch = await fx.client.get(await fx.client.put(batch));
     expect(fromBatch).toBeInstanceOf(Table);
     expect(rows(fromBatch as Table)).toEqual([
       { a: 1, b: 0.5 },
@@ -119,9 +103,9 @@ group("Arrow tables through put/get", () => {
       b: BigInt64Array.of(4n, 5n, 6n),
       c: Int32Array.of(7, 8, 9),
     });
-    const id = await client.put(table);
-    const back = (await client.get(id)) as Table;
-    const [raw] = await client.getBuffers([id]);
+    const id = await fx.client.put(table);
+    const back = (await fx.client.get(id)) as Table;
+    const [raw] = await fx.client.getBuffers([id]);
     if (raw === null || raw === undefined) throw new Error("object missing");
     const base: number = ptr(raw);
     expect(base % 64).toBe(0);
@@ -135,28 +119,24 @@ group("Arrow tables through put/get", () => {
         ...new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
       ]);
     }
-    await client.release(id);
+    await fx.client.release(id);
   });
 
   test("the table keeps its object referenced while reachable", async () => {
-    const id = await client.put(tableFromArrays({ a: Float64Array.of(1, 2) }));
+    const id = await fx.client.put(tableFromArrays({ a: Float64Array.of(1, 2) }));
     await (async () => {
-      const table = (await client.get(id)) as Table;
+      const table = (await fx.client.get(id)) as Table;
       expect(await refCountOf(id)).toBe(1);
       expect(table.getChild("a")?.get(1)).toBe(2);
     })();
-    for (let i = 0; i < 500 && (await refCountOf(id)) !== 0; i++) {
-      Bun.gc(true);
-      await Bun.sleep(20);
-    }
-    expect(await refCountOf(id)).toBe(0);
+    expect(await refCountBecomes(id, 0)).toBe(0);
   });
 
   test("tables put by another process are read here, and the reverse", async () => {
-    const writer = await runClientProcess(join(CLIENTS, "put-values.ts"), [store.socketPath, "a7"]);
+    const writer = await runClientProcess(join(CLIENTS, "put-values.ts"), [fx.store.socketPath, "a7"]);
     expect(writer.code).toBe(0);
     const id4 = ObjectID.fromHex("a704".padEnd(40, "0"));
-    expect(describe(await client.get(id4))).toEqual({
+    expect(describe(await fx.client.get(id4))).toEqual({
       kind: "Table",
       numRows: 2,
       schema: ["x: Int32", "y: Dictionary<Int32, Utf8>?"],
@@ -165,9 +145,9 @@ group("Arrow tables through put/get", () => {
         { x: 2, y: "q" },
       ],
     });
-    const mine = await client.put(richTable());
+    const mine = await fx.client.put(richTable());
     const reader = await runClientProcess(join(CLIENTS, "describe-objects.ts"), [
-      store.socketPath,
+      fx.store.socketPath,
       mine.hex(),
     ]);
     expect(reader.code).toBe(0);
@@ -175,10 +155,10 @@ group("Arrow tables through put/get", () => {
   });
 
   test("objects with their own metadata: put's metadata comes back with withMeta", async () => {
-    const id = await client.put(tableFromArrays({ a: Int32Array.of(1) }), {
+    const id = await fx.client.put(tableFromArrays({ a: Int32Array.of(1) }), {
       metadata: enc.encode('{"v":2}'),
     });
-    const got = await client.get(id, { withMeta: true });
+    const got = await fx.client.get(id, { withMeta: true });
     if (typeof got === "symbol") throw new Error("object missing");
     expect(new TextDecoder().decode(got.metadata)).toBe('{"v":2}');
     expect(rows(got.value as Table)).toEqual([{ a: 1 }]);
@@ -231,11 +211,11 @@ group("the low-level path: MockOutputStream, create, FixedSizeBufferWriter, seal
   });
 
   test("written in one process with create/seal, read in another with getBuffers + readArrowStream", async () => {
-    const writer = await runClientProcess(join(CLIENTS, "put-arrow-low-level.ts"), [store.socketPath]);
+    const writer = await runClientProcess(join(CLIENTS, "put-arrow-low-level.ts"), [fx.store.socketPath]);
     expect(writer.code).toBe(0);
     const { id, size, written } = JSON.parse(writer.stdout) as { id: string; size: number; written: number };
     expect(written).toBe(size);
-    const reader = await runClientProcess(join(CLIENTS, "read-arrow-buffers.ts"), [store.socketPath, id]);
+    const reader = await runClientProcess(join(CLIENTS, "read-arrow-buffers.ts"), [fx.store.socketPath, id]);
     expect(reader.code).toBe(0);
     const [schema, rowsLine, offsets] = reader.stdout.trim().split("\n");
     expect(schema).toBe("a: Float64, b: Int32");
@@ -251,10 +231,10 @@ group("the low-level path: MockOutputStream, create, FixedSizeBufferWriter, seal
     expect(sameBuffer).toBe(true);
     expect(byteOffset % 8).toBe(0);
     // put() of the same table stores the same bytes (same size) as the low-level path
-    const [data] = await client.getBuffers([ObjectID.fromHex(id)]);
+    const [data] = await fx.client.getBuffers([ObjectID.fromHex(id)]);
     expect(data?.byteLength).toBe(size);
     expect(rows(readArrowStream(data as Uint8Array))).toHaveLength(3);
-    await client.release(ObjectID.fromHex(id));
+    await fx.client.release(ObjectID.fromHex(id));
   });
 });
 
@@ -272,8 +252,8 @@ group("corrupt streams", () => {
     corruptions.push(flipped);
     for (const data of corruptions) {
       const id = ObjectID.fromRandom();
-      await client.createAndSeal(id, data, enc.encode(`${VALUE_METADATA_PREFIX}arrow-stream\n`));
-      const error = await client.get(id).catch((e: unknown) => e);
+      await fx.client.createAndSeal(id, data, enc.encode(`${VALUE_METADATA_PREFIX}arrow-stream\n`));
+      const error = await fx.client.get(id).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ValueFormatError);
       expect((error as ValueFormatError).code).toBe("VALUE_FORMAT");
       expect(await refCountOf(id)).toBe(0);

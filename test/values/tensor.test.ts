@@ -1,14 +1,12 @@
 import { ptr } from "bun:ffi";
-import { afterAll, beforeAll, expect, describe as group, setDefaultTimeout, test } from "bun:test";
+import { expect, describe as group, test } from "bun:test";
 import { join } from "node:path";
 import {
-  connect,
   FixedSizeBufferWriter,
   getTensorSize,
   InvalidValueError,
   MockOutputStream,
   ObjectID,
-  type PlasmaClient,
   readTensor,
   TENSOR_ALIGNMENT_BYTES,
   Tensor,
@@ -16,21 +14,10 @@ import {
   ValueFormatError,
   writeTensor,
 } from "../../src/client/index.ts";
-import { runClientProcess, type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
+import { runClientProcess } from "../helpers/store-process.ts";
+import { CLIENTS, useStoreAndClient } from "./fixture.ts";
 
-setDefaultTimeout(120_000);
-const CLIENTS = join(import.meta.dir, "clients");
-let store: StoreProcess;
-let client: PlasmaClient;
-
-beforeAll(async () => {
-  store = await startStoreProcess();
-  client = await connect(store.socketPath);
-});
-afterAll(async () => {
-  await client?.disconnect();
-  await store?.stop();
-});
+const fx = useStoreAndClient();
 
 const range = (n: number) => Float64Array.from({ length: n }, (_, i) => i);
 
@@ -77,21 +64,21 @@ group("tensors in the store", () => {
   test("putTensor/get round-trips dtype, shape, strides and values; the data is a zero-copy aligned view", async () => {
     const data = Float64Array.from({ length: 40 }, (_, i) => Math.sin(i));
     const tensor = new Tensor(data, [10, 4]);
-    const id = await client.putTensor(tensor);
-    const back = (await client.get(id)) as Tensor;
+    const id = await fx.client.putTensor(tensor);
+    const back = (await fx.client.get(id)) as Tensor;
     expect(back).toBeInstanceOf(Tensor);
     expect(back.dtype).toBe("float64");
     expect(back.shape).toEqual([10, 4]);
     expect(back.strides).toEqual([32, 8]);
     expect(back.toArray()).toEqual(tensor.toArray());
-    const [raw] = await client.getBuffers([id]);
+    const [raw] = await fx.client.getBuffers([id]);
     if (raw === null || raw === undefined) throw new Error("object missing");
     expect(raw.byteLength).toBe(getTensorSize(tensor));
     expect(back.data.byteOffset % TENSOR_ALIGNMENT_BYTES).toBe(0);
     expect(ptr(back.data) as number).toBe((ptr(raw) as number) + back.data.byteOffset);
     expect((ptr(back.data) as number) % 64).toBe(0);
-    await client.release(id);
-    await client.release(id);
+    await fx.client.release(id);
+    await fx.client.release(id);
   });
 
   test("every element type, F order, strided, empty and 0-d tensors", async () => {
@@ -104,7 +91,7 @@ group("tensors in the store", () => {
       new Tensor(Float16Array.of(0.5, 1.5), [2]),
     ];
     for (const tensor of cases) {
-      const back = (await client.get(await client.put(tensor))) as Tensor;
+      const back = (await fx.client.get(await fx.client.put(tensor))) as Tensor;
       expect(back.dtype).toBe(tensor.dtype);
       expect(back.shape).toEqual(tensor.shape);
       expect(back.strides).toEqual(tensor.strides);
@@ -120,17 +107,17 @@ group("tensors in the store", () => {
     const mock = new MockOutputStream();
     expect(writeTensor(tensor, mock)).toBe(getTensorSize(tensor));
     const id = ObjectID.fromRandom();
-    const buffer = await client.create(id, getTensorSize(tensor));
+    const buffer = await fx.client.create(id, getTensorSize(tensor));
     writeTensor(tensor, new FixedSizeBufferWriter(buffer));
-    await client.seal(id);
-    await client.release(id);
-    const [raw] = await client.getBuffers([id]);
+    await fx.client.seal(id);
+    await fx.client.release(id);
+    const [raw] = await fx.client.getBuffers([id]);
     expect(readTensor(raw as Uint8Array).toArray()).toEqual(tensor.toArray());
-    await client.release(id);
+    await fx.client.release(id);
     // put() of a tensor is readable by another process through get()
-    const other = await client.putTensor(tensor);
+    const other = await fx.client.putTensor(tensor);
     const reader = await runClientProcess(join(CLIENTS, "describe-objects.ts"), [
-      store.socketPath,
+      fx.store.socketPath,
       other.hex(),
     ]);
     expect(reader.code).toBe(0);
@@ -157,8 +144,8 @@ group("tensors in the store", () => {
     for (const bytes of [good.slice(0, 70), badHeader, wrongMagic, new Uint8Array(3)]) {
       expect(() => readTensor(bytes)).toThrow(ValueFormatError);
       const id = ObjectID.fromRandom();
-      await client.createAndSeal(id, bytes, new TextEncoder().encode(`${VALUE_METADATA_PREFIX}tensor\n`));
-      const error = await client.get(id).catch((e: unknown) => e);
+      await fx.client.createAndSeal(id, bytes, new TextEncoder().encode(`${VALUE_METADATA_PREFIX}tensor\n`));
+      const error = await fx.client.get(id).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ValueFormatError);
     }
     expect(() => writeTensor(new Tensor(range(4)), new FixedSizeBufferWriter(new Uint8Array(40)))).toThrow(

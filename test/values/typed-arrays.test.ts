@@ -1,47 +1,21 @@
 import { ptr } from "bun:ffi";
-import { afterAll, beforeAll, expect, describe as group, setDefaultTimeout, test } from "bun:test";
+import { expect, describe as group, test } from "bun:test";
 import { join } from "node:path";
 import {
-  connect,
   InvalidValueError,
   ObjectID,
-  type PlasmaClient,
   VALUE_METADATA_PREFIX,
   ValueFormatError,
 } from "../../src/client/index.ts";
-import { runClientProcess, type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
+import { runClientProcess } from "../helpers/store-process.ts";
 import { describe } from "./describe.ts";
+import { CLIENTS, useStoreAndClient } from "./fixture.ts";
 
-setDefaultTimeout(120_000);
-const CLIENTS = join(import.meta.dir, "clients");
 const enc = new TextEncoder();
-let store: StoreProcess;
-let client: PlasmaClient;
-
-beforeAll(async () => {
-  store = await startStoreProcess();
-  client = await connect(store.socketPath);
-});
-afterAll(async () => {
-  await client?.disconnect();
-  await store?.stop();
-});
+const fx = useStoreAndClient();
+const { refCountOf, refCountBecomes } = fx;
 
 const bytes = (v: ArrayBufferView) => [...new Uint8Array(v.buffer, v.byteOffset, v.byteLength)];
-
-/** The object's reference count in the store (undefined once it is gone). */
-async function refCountOf(id: ObjectID): Promise<number | undefined> {
-  return (await client.list()).find((o) => o.id.equals(id))?.refCount;
-}
-
-/** Runs GC until the store counts `count` references to the object (finalizers run asynchronously). */
-async function refCountBecomes(id: ObjectID, count: number | undefined): Promise<number | undefined> {
-  for (let i = 0; i < 500 && (await refCountOf(id)) !== count; i++) {
-    Bun.gc(true);
-    await Bun.sleep(20);
-  }
-  return refCountOf(id);
-}
 
 const SAMPLES = [
   Int8Array.of(-128, 0, 127),
@@ -63,7 +37,7 @@ group("typed arrays", () => {
     for (const sample of SAMPLES) {
       const ctor = sample.constructor as new (n: number) => ArrayBufferView;
       for (const value of [sample, new ctor(0)]) {
-        const back = await client.get(await client.put(value));
+        const back = await fx.client.get(await fx.client.put(value));
         expect(back?.constructor).toBe(ctor);
         // compare bytes: typed-array equality treats NaN as unequal, and bytes also show -0 survives
         expect(bytes(back as ArrayBufferView)).toEqual(bytes(value));
@@ -75,32 +49,32 @@ group("typed arrays", () => {
   test("a Buffer and a subarray with an odd offset are stored as their bytes", async () => {
     const source = Float64Array.of(1, 2, 3, 4);
     const sub = new Float64Array(source.buffer, 8, 2);
-    expect(await client.get(await client.put(sub))).toEqual(Float64Array.of(2, 3));
+    expect(await fx.client.get(await fx.client.put(sub))).toEqual(Float64Array.of(2, 3));
     const buffer = Buffer.from("bytes!");
-    const back = (await client.get(await client.put(buffer))) as Uint8Array;
+    const back = (await fx.client.get(await fx.client.put(buffer))) as Uint8Array;
     expect(back.constructor).toBe(Uint8Array);
     expect(new TextDecoder().decode(back)).toBe("bytes!");
   });
 
   test("get returns a view on the object in shared memory: same address as getBuffers, aligned, exact length", async () => {
-    const id = await client.put(Float64Array.of(1, 2, 3));
-    const value = (await client.get(id)) as Float64Array;
-    const [raw] = await client.getBuffers([id]);
+    const id = await fx.client.put(Float64Array.of(1, 2, 3));
+    const value = (await fx.client.get(id)) as Float64Array;
+    const [raw] = await fx.client.getBuffers([id]);
     expect(raw).not.toBeNull();
     expect(ptr(value)).toBe(ptr(raw as Uint8Array));
     expect(ptr(value) % 64).toBe(0);
     expect(value.byteOffset).toBe(0);
     expect(value.buffer.byteLength).toBe(24);
-    await client.release(id);
-    await client.release(id);
+    await fx.client.release(id);
+    await fx.client.release(id);
   });
 
   test("ArrayBuffer round-trips as an ArrayBuffer view of the object, empty too", async () => {
     const bytes = Uint8Array.of(9, 8, 7, 6, 5);
-    const back = await client.get(await client.put(bytes.buffer));
+    const back = await fx.client.get(await fx.client.put(bytes.buffer));
     expect(back).toBeInstanceOf(ArrayBuffer);
     expect([...new Uint8Array(back as ArrayBuffer)]).toEqual([9, 8, 7, 6, 5]);
-    const empty = await client.get(await client.put(new ArrayBuffer(0)));
+    const empty = await fx.client.get(await fx.client.put(new ArrayBuffer(0)));
     expect(empty).toBeInstanceOf(ArrayBuffer);
     expect((empty as ArrayBuffer).byteLength).toBe(0);
   });
@@ -108,36 +82,36 @@ group("typed arrays", () => {
 
 group("lifetime", () => {
   test("a value from get keeps its object referenced until it is garbage-collected", async () => {
-    const id = await client.put(Int32Array.of(1, 2, 3));
+    const id = await fx.client.put(Int32Array.of(1, 2, 3));
     expect(await refCountOf(id)).toBe(0);
     await (async () => {
-      const value = (await client.get(id)) as Int32Array;
+      const value = (await fx.client.get(id)) as Int32Array;
       expect(await refCountOf(id)).toBe(1);
       // delete while referenced: the object stays until the reference ends
-      await client.delete(id);
-      expect(await client.contains(id)).toBe(true);
+      await fx.client.delete(id);
+      expect(await fx.client.contains(id)).toBe(true);
       expect(value[2]).toBe(3);
     })();
     // once the array is unreachable the reference goes back and the pending delete happens
     expect(await refCountBecomes(id, undefined)).toBeUndefined();
-    expect(await client.contains(id)).toBe(false);
+    expect(await fx.client.contains(id)).toBe(false);
   });
 
   test("release(id) ends the reference of a value at once; structured-clone values hold nothing", async () => {
-    const id = await client.put(Uint8Array.of(1));
-    const value = await client.get(id);
+    const id = await fx.client.put(Uint8Array.of(1));
+    const value = await fx.client.get(id);
     expect(value).toEqual(Uint8Array.of(1));
     expect(await refCountOf(id)).toBe(1);
-    await client.release(id);
+    await fx.client.release(id);
     expect(await refCountOf(id)).toBe(0);
-    const other = await client.put({ a: [1, 2] });
-    expect(await client.get(other)).toEqual({ a: [1, 2] });
+    const other = await fx.client.put({ a: [1, 2] });
+    expect(await fx.client.get(other)).toEqual({ a: [1, 2] });
     expect(await refCountOf(other)).toBe(0);
   });
 
   test("writing into a sealed object's view kills the writer with SIGSEGV; other readers see the data intact", async () => {
-    const id = await client.put(Float64Array.of(7, 8));
-    const child = Bun.spawn(["bun", join(CLIENTS, "write-into-view.ts"), store.socketPath, id.hex()], {
+    const id = await fx.client.put(Float64Array.of(7, 8));
+    const child = Bun.spawn(["bun", join(CLIENTS, "write-into-view.ts"), fx.store.socketPath, id.hex()], {
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -149,30 +123,30 @@ group("lifetime", () => {
     expect(stdout).toContain("read 7");
     expect(stdout).not.toContain("wrote");
     expect(child.signalCode).toBe("SIGSEGV");
-    expect(await client.get(id)).toEqual(Float64Array.of(7, 8));
+    expect(await fx.client.get(id)).toEqual(Float64Array.of(7, 8));
   });
 });
 
 group("across processes", () => {
   test("values put by another process come back with their types", async () => {
-    const writer = await runClientProcess(join(CLIENTS, "put-values.ts"), [store.socketPath, "c1"]);
+    const writer = await runClientProcess(join(CLIENTS, "put-values.ts"), [fx.store.socketPath, "c1"]);
     expect(writer.code).toBe(0);
     expect(writer.stdout.trim()).toBe("held 0");
     const id = (n: number) => ObjectID.fromHex(`c1${n.toString(16).padStart(2, "0")}`.padEnd(40, "0"));
-    expect(describe(await client.get(id(1)))).toEqual({ kind: "Float64Array", values: [0.5, -1, 1e300] });
-    expect(describe(await client.get(id(2)))).toEqual({
+    expect(describe(await fx.client.get(id(1)))).toEqual({ kind: "Float64Array", values: [0.5, -1, 1e300] });
+    expect(describe(await fx.client.get(id(2)))).toEqual({
       kind: "BigInt64Array",
       values: ["-9223372036854775808n", "9223372036854775807n"],
     });
-    expect(describe(await client.get(id(5)))).toEqual({ kind: "Uint16Array", values: [] });
+    expect(describe(await fx.client.get(id(5)))).toEqual({ kind: "Uint16Array", values: [] });
   });
 
   test("values put here are read by another process", async () => {
-    const a = await client.put(Uint32Array.of(1, 2, 3));
-    const b = await client.put(new Int8Array(0));
-    const c = await client.put(Uint8Array.of(1, 2).buffer);
+    const a = await fx.client.put(Uint32Array.of(1, 2, 3));
+    const b = await fx.client.put(new Int8Array(0));
+    const c = await fx.client.put(Uint8Array.of(1, 2).buffer);
     const reader = await runClientProcess(join(CLIENTS, "describe-objects.ts"), [
-      store.socketPath,
+      fx.store.socketPath,
       a.hex(),
       b.hex(),
       c.hex(),
@@ -193,12 +167,12 @@ group("across processes", () => {
 
 group("metadata", () => {
   test("put with the caller's metadata: get withMeta returns it; getMetadata shows the format line first", async () => {
-    const id = await client.put(Float32Array.of(1, 2), { metadata: enc.encode("units=m/s") });
-    const got = await client.get(id, { withMeta: true });
+    const id = await fx.client.put(Float32Array.of(1, 2), { metadata: enc.encode("units=m/s") });
+    const got = await fx.client.get(id, { withMeta: true });
     if (typeof got === "symbol") throw new Error("object not available");
     expect(got.value).toEqual(Float32Array.of(1, 2));
     expect(new TextDecoder().decode(got.metadata)).toBe("units=m/s");
-    const [meta] = await client.getMetadata([id]);
+    const [meta] = await fx.client.getMetadata([id]);
     expect(new TextDecoder().decode(meta as Uint8Array)).toBe(
       `${VALUE_METADATA_PREFIX}typed-array Float32Array\nunits=m/s`,
     );
@@ -206,11 +180,11 @@ group("metadata", () => {
 
   test("objects written with create and their own metadata come back as a copy of their bytes", async () => {
     const id = ObjectID.fromRandom();
-    const buffer = await client.create(id, 3, enc.encode("my own metadata"));
+    const buffer = await fx.client.create(id, 3, enc.encode("my own metadata"));
     buffer.set([1, 2, 3]);
-    await client.seal(id);
-    await client.release(id);
-    const got = await client.get(id, { withMeta: true });
+    await fx.client.seal(id);
+    await fx.client.release(id);
+    const got = await fx.client.get(id, { withMeta: true });
     if (typeof got === "symbol") throw new Error("object not available");
     expect(got.value).toEqual(Uint8Array.of(1, 2, 3));
     expect(new TextDecoder().decode(got.metadata)).toBe("my own metadata");
@@ -220,19 +194,19 @@ group("metadata", () => {
 
 group("bad input", () => {
   test("unsupported values throw InvalidValueError and store nothing", async () => {
-    const before = (await client.list()).length;
+    const before = (await fx.client.list()).length;
     for (const bad of [() => 1, Symbol("s"), { f: () => 2 }]) {
-      const error = await client.put(bad).catch((e: unknown) => e);
+      const error = await fx.client.put(bad).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InvalidValueError);
       expect((error as InvalidValueError).code).toBe("INVALID_VALUE");
     }
-    expect((await client.list()).length).toBe(before);
+    expect((await fx.client.list()).length).toBe(before);
   });
 
   test("stored bytes that do not match their format give ValueFormatError, and the client keeps working", async () => {
     const raw = async (data: Uint8Array, meta: string) => {
       const id = ObjectID.fromRandom();
-      await client.createAndSeal(id, data, enc.encode(meta));
+      await fx.client.createAndSeal(id, data, enc.encode(meta));
       return id;
     };
     const cases = [
@@ -242,11 +216,11 @@ group("bad input", () => {
       await raw(Uint8Array.of(255, 1, 2, 3), `${VALUE_METADATA_PREFIX}structured-clone\n`),
     ];
     for (const id of cases) {
-      const error = await client.get(id).catch((e: unknown) => e);
+      const error = await fx.client.get(id).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ValueFormatError);
       expect((error as ValueFormatError).code).toBe("VALUE_FORMAT");
     }
     for (const id of cases) expect(await refCountOf(id)).toBe(0);
-    expect(await client.get(await client.put(Int16Array.of(5)))).toEqual(Int16Array.of(5));
+    expect(await fx.client.get(await fx.client.put(Int16Array.of(5)))).toEqual(Int16Array.of(5));
   });
 });
