@@ -52,6 +52,31 @@ function socketVolume(what: string): string {
   return dir;
 }
 
+/**
+ * Runs examples/put-get.ts against the store's socket in a one-off container of the image, as user
+ * 2000:2000 with the socket volume mounted; `flags` go to podman run, `args` to put-get.ts after the socket.
+ */
+function putGetInContainer(volume: string, flags: string[], args: string[] = []) {
+  return podmanAsync([
+    "run",
+    "--rm",
+    "--network",
+    "none",
+    "--user",
+    "2000:2000",
+    "--no-healthcheck",
+    ...flags,
+    "-v",
+    `${volume}:/run/plasma`,
+    "--entrypoint",
+    "bun",
+    IMAGE,
+    "/app/examples/put-get.ts",
+    "/run/plasma/plasma.sock",
+    ...args,
+  ]);
+}
+
 beforeAll(async () => {
   if (problem !== null) return;
   const base = ensureBaseImage();
@@ -115,47 +140,12 @@ describe.skipIf(problem !== null)("the container image", () => {
     expect(JSON.parse(host.stdout)).toMatchObject({ ok: true, sizeBytes: 4 * MiB, capacityBytes: 64 * MiB });
 
     // A client in a second container, as another user that shares the socket's group.
-    const other = await podmanAsync([
-      "run",
-      "--rm",
-      "--network",
-      "none",
-      "--user",
-      "2000:2000",
-      "--group-add",
-      "1000",
-      "--no-healthcheck",
-      "-v",
-      `${volume}:/run/plasma`,
-      "--entrypoint",
-      "bun",
-      IMAGE,
-      "/app/examples/put-get.ts",
-      "/run/plasma/plasma.sock",
-      String(2 * MiB),
-    ]);
+    const other = await putGetInContainer(volume, ["--group-add", "1000"], [String(2 * MiB)]);
     expect(other.code).toBe(0);
     expect(JSON.parse(other.stdout.trim())).toMatchObject({ ok: true, uid: 2000 });
 
     // The same user without the group is refused by the socket's permissions.
-    const outsider = await podmanAsync([
-      "run",
-      "--rm",
-      "--network",
-      "none",
-      "--user",
-      "2000:2000",
-      "--no-healthcheck",
-      "-e",
-      "PLASMA_CONNECT_RETRIES=0",
-      "-v",
-      `${volume}:/run/plasma`,
-      "--entrypoint",
-      "bun",
-      IMAGE,
-      "/app/examples/put-get.ts",
-      "/run/plasma/plasma.sock",
-    ]);
+    const outsider = await putGetInContainer(volume, ["-e", "PLASMA_CONNECT_RETRIES=0"]);
     expect(outsider.code).not.toBe(0);
     expect(outsider.stderr).toMatch(/EACCES|permission denied/i);
 
