@@ -15,20 +15,19 @@ import {
   viewOf,
 } from "../../src/ffi/index.ts";
 import { ERRNO, libc, SystemError } from "../../src/ffi/libc.ts";
-import { fdOfBunSocket, isFdOpen, makeTempDir, openFdsMatching, removeDir, sendManyFds } from "./helpers.ts";
+import {
+  fdOfBunSocket,
+  isFdOpen,
+  makeTempDir,
+  openFdsMatching,
+  removeDir,
+  sendManyFds,
+  thrown,
+} from "./helpers.ts";
 
 const F_GETFD = 1;
 const FD_CLOEXEC = 1;
 const encode = (text: string) => new TextEncoder().encode(text);
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a throw");
-}
 
 function withPair<T>(fn: (a: number, b: number) => T): T {
   const [a, b] = socketPair();

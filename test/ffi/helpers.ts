@@ -15,6 +15,16 @@ const raw = dlopen("libc.so.6", {
 
 export const rawLibc = raw;
 
+/** The error fn throws; throws itself if fn returns. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a throw");
+}
+
 export function makeTempDir(root = tmpdir()): string {
   return mkdtempSync(join(root, "bun-plasma-ffi-"));
 }

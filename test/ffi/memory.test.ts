@@ -16,7 +16,7 @@ import {
   unmap,
   viewOf,
 } from "../../src/ffi/memory.ts";
-import { isFdOpen, makeTempDir, mapsLineAt, openFdsMatching, removeDir } from "./helpers.ts";
+import { isFdOpen, makeTempDir, mapsLineAt, openFdsMatching, removeDir, thrown } from "./helpers.ts";
 
 const F_ADD_SEALS = 1033;
 const F_GET_SEALS = 1034;
@@ -25,15 +25,6 @@ const F_SEAL_SHRINK = 2;
 const F_SEAL_GROW = 4;
 const F_SEAL_WRITE = 8;
 const GiB = 2 ** 30;
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a throw");
-}
 
 /** Mount a size-limited tmpfs (root only); null when this environment cannot. */
 function mountSmallTmpfs(sizeBytes: number): string | null {

@@ -20,20 +20,12 @@ import {
   makeTempDir,
   openFdsMatching,
   removeDir,
+  thrown,
 } from "./helpers.ts";
 
 const F_GETFD = 1;
 const F_GETFL = 3;
 const O_NONBLOCK = 0o4000;
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a throw");
-}
 
 async function withDir<T>(fn: (dir: string) => Promise<T> | T): Promise<T> {
   const dir = makeTempDir();
