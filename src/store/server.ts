@@ -41,7 +41,7 @@ import {
 import { objectKey } from "../protocol/object-id.ts";
 import { debugString } from "./debug-string.ts";
 import type { ObjectEntry } from "./object-table.ts";
-import { hexOf, type StoreCore } from "./store.ts";
+import type { StoreCore } from "./store.ts";
 
 /**
  * Default polling window after a reply (see #keepPolling): PLASMA_STORE_POLL_US, else 50 µs when this
@@ -668,5 +668,3 @@ export class StoreServer {
     return out;
   }
 }
-
-export { hexOf };

@@ -261,7 +261,7 @@ export class StoreCore {
     const entry = table.entryAt(slot, key);
     this.#emit({ kind: "object_sealed", entry });
     this.#notify(entry, false);
-    for (const waiter of this.#waiters.sealed(key)) this.#finishWaiter(waiter);
+    for (const waiter of this.#waiters.sealed(key)) waiter.complete();
     return entry;
   }
 
@@ -323,15 +323,6 @@ export class StoreCore {
     }
     client.waiters.add(waiter);
     this.#waiters.add(waiter);
-  }
-
-  /** Metadata entries without granting references (the server copies the bytes). */
-  lookupSealed(keys: readonly string[]): (ObjectEntry | null)[] {
-    const table = this.#objects;
-    return keys.map((key) => {
-      const slot = table.slotOf(key);
-      return slot >= 0 && table.isSealed(slot) ? table.entryAt(slot, key) : null;
-    });
   }
 
   /** Gives back `count` store references of this client to the object. */
@@ -625,10 +616,6 @@ export class StoreCore {
       result[i] = table.entryAt(slot, key);
     }
     return result;
-  }
-
-  #finishWaiter(waiter: GetWaiter): void {
-    waiter.complete();
   }
 
   #dropWaiter(waiter: GetWaiter): void {
