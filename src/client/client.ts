@@ -1,3 +1,4 @@
+import { MAX_VIEW_BYTES } from "../ffi/index.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import type { ByteReader, ByteWriter } from "../protocol/bytes.ts";
 import { ObjectNotFoundError, type PlasmaConnectionError } from "../protocol/errors.ts";
@@ -582,9 +583,9 @@ export class PlasmaClient {
 
   #arenaCanView(totalBytes: number): void {
     if (totalBytes > this.#connection.welcome.arenaBytes) return; // the store answers StoreFullError
-    if (totalBytes > 2 ** 32) {
+    if (totalBytes > MAX_VIEW_BYTES) {
       throw new RangeError(
-        `An object of ${totalBytes} bytes is larger than the largest view Bun can map (4 GiB = 4294967296 bytes); split it into several objects.`,
+        `An object of ${totalBytes} bytes is larger than the largest view Bun can map (4 GiB = ${MAX_VIEW_BYTES} bytes); split it into several objects.`,
       );
     }
   }
