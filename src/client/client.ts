@@ -235,10 +235,7 @@ export class PlasmaClient {
     if (data.length + metadata.length > INLINE_CREATE_AND_SEAL_MAX_BYTES) {
       const buffer = await this.create(id, data.length, metadata);
       buffer.set(data);
-      await this.seal(id);
-      // Seal turns the creator's buffer into a reference only while that buffer is reachable: using it
-      // here keeps it so, and the release below then always finds the reference.
-      if (buffer.length === data.length) await this.release(id);
+      await this.#sealAndDrop(id);
       return;
     }
     await this.#connection.request(MessageType.CreateAndSeal, encodeCreateAndSealArgs, {
@@ -335,8 +332,10 @@ export class PlasmaClient {
   }
 
   /**
-   * Ends one outstanding reference of this client to the object (the oldest buffer's). Throws
-   * ObjectNotFoundError when this client holds none. Resolves once the request is queued.
+   * Ends one outstanding reference of this client to the object: one whose buffer was already
+   * garbage-collected (its reference ended then, so this only accounts for it), else the oldest live
+   * buffer's. Throws ObjectNotFoundError when this client has none: more releases than gets (and seals of
+   * its own creates). Resolves once the request is queued.
    */
   async release(id: ObjectID): Promise<void> {
     if (!this.#references.releaseOne(id.key)) {
@@ -527,8 +526,19 @@ export class PlasmaClient {
       await this.abort(id);
       throw error;
     }
-    await this.seal(id);
-    await this.release(id);
+    await this.#sealAndDrop(id);
+  }
+
+  /**
+   * Seals an object this client created and keeps no reference to it, whether or not the creator's
+   * buffer was garbage-collected meanwhile (a seal followed by release() would throw if it was).
+   */
+  async #sealAndDrop(id: ObjectID): Promise<void> {
+    const idBytes = id.bytes;
+    await this.#connection.request(MessageType.Seal, (out, requestId) =>
+      encodeIdRequest(out, MessageType.Seal, requestId, idBytes),
+    );
+    this.#references.sealedAndDropped(id.key);
   }
 
   // ------------------------------------------------------------------ lifetime

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { connect, ObjectID, type PlasmaClient, PlasmaConnectionError } from "../../src/client/index.ts";
+import {
+  connect,
+  ObjectID,
+  ObjectNotFoundError,
+  type PlasmaClient,
+  PlasmaConnectionError,
+  Tensor,
+} from "../../src/client/index.ts";
 import { PROTOCOL_VERSION } from "../../src/protocol/limits.ts";
 import { type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
 
@@ -93,6 +100,72 @@ test("the creator's buffer becomes a reference at seal; collecting it before sea
   const [view] = await client.getBuffers([dropped]);
   expect([...(view as Uint8Array)]).toEqual(new Array(8).fill(6));
   await client.release(dropped);
+});
+
+test("release() after the collector took the buffer succeeds once per reference, then is an error", async () => {
+  const id = ObjectID.fromRandom();
+  await client.createAndSeal(id, new Uint8Array(16).fill(2));
+  await (async () => {
+    for (let i = 0; i < 2; i++) expect((await client.getBuffers([id]))[0]?.[0]).toBe(2);
+  })();
+  expect(await collectUntil(async () => (await refCount(id)) === 0)).toBe(true);
+  await client.release(id);
+  await client.release(id);
+  await expect(client.release(id)).rejects.toThrow(ObjectNotFoundError);
+
+  // Plasma's create → write → seal → release with the buffer dropped before seal.
+  const created = ObjectID.fromRandom();
+  await (async () => {
+    (await client.create(created, 8)).fill(4);
+  })();
+  for (let i = 0; i < 5; i++) {
+    Bun.gc(true);
+    await Bun.sleep(10);
+  }
+  await client.seal(created);
+  await client.release(created);
+  expect(await collectUntil(async () => (await refCount(created)) === 0)).toBe(true);
+  await expect(client.release(created)).rejects.toThrow(ObjectNotFoundError);
+
+  // A live buffer next to a collected one: the first release accounts for the collected one.
+  const mixed = ObjectID.fromRandom();
+  await client.createAndSeal(mixed, new Uint8Array(4).fill(9));
+  await (async () => {
+    await client.getBuffers([mixed]);
+  })();
+  expect(await collectUntil(async () => (await refCount(mixed)) === 0)).toBe(true);
+  const [live] = await client.getBuffers([mixed]);
+  await client.release(mixed);
+  expect(await refCount(mixed)).toBe(1);
+  await client.release(mixed);
+  expect(await collectUntil(async () => (await refCount(mixed)) === 0)).toBe(true);
+  expect(live?.[0]).toBe(9);
+});
+
+test("put() and large createAndSeal() hold nothing after, even when the collector runs during them", async () => {
+  // put() always creates, writes and seals a Tensor (no inline path); createAndSeal() does above 16 KiB.
+  const tensor = new Tensor(new Float64Array(16).fill(0.5), [4, 4]);
+  const data = new Uint8Array(20_000).fill(7);
+  const ids: ObjectID[] = [];
+  // Collections while each create's reply and seal's reply are in flight.
+  let collecting = true;
+  const collector = (async () => {
+    while (collecting) {
+      Bun.gc(false);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
+  for (let i = 0; i < 400; i++) {
+    let id = ObjectID.fromRandom();
+    if (i % 2 === 0) await client.createAndSeal(id, data);
+    else id = await client.put(tensor);
+    ids.push(id);
+    await client.delete(id);
+  }
+  collecting = false;
+  await collector;
+  expect(client.heldObjectCount).toBe(0);
+  expect((await client.list()).filter((o) => ids.some((id) => id.equals(o.id)))).toEqual([]);
 });
 
 test("a malformed frame closes only that connection; the store and other clients carry on", async () => {
