@@ -1,10 +1,21 @@
 import type { ObjectLocation } from "../protocol/messages.ts";
 
 /**
+ * Objects for which the client remembers references that ended by garbage collection but were never
+ * released: up to this many, oldest forgotten first (a few MiB at most).
+ */
+export const MAX_COLLECTED_OBJECTS = 65_536;
+
+/**
  * This client's references to objects. The store counts one reference per client per object; locally
  * every buffer handed out is one reference, tied to its ArrayBuffer: it ends at release() or when that
  * ArrayBuffer is garbage-collected, whichever comes first. When the last local reference of an object
  * ends, the client gives all its store grants back in one Release frame.
+ *
+ * A reference that ended by garbage collection is remembered as collected: a later release(id) for it
+ * succeeds instead of depending on when the collector ran (Plasma's create/seal/release and
+ * get/release pairs stay valid whether or not the buffer was dropped first). Only a release beyond the
+ * references the client ever had is an error.
  */
 export class Reference {
   released = false;
@@ -35,11 +46,17 @@ export class ReferenceTable {
    */
   readonly #idle = new Map<string, Holding>();
   readonly #becameIdle: () => void;
+  /** References that ended by garbage collection and were not released yet, per object key. */
+  readonly #collected = new Map<string, number>();
 
   /** `becameIdle` is called when a holding starts waiting to be given back (drain with `takeIdle`). */
   constructor(becameIdle: () => void) {
     this.#becameIdle = becameIdle;
-    this.#registry = new FinalizationRegistry((reference) => this.#end(reference));
+    this.#registry = new FinalizationRegistry((reference) => {
+      if (reference.released) return;
+      this.#end(reference);
+      this.#rememberCollected(reference.holding.key);
+    });
   }
 
   /** The holdings waiting to give their grants back; the caller sends one Release each. */
@@ -124,9 +141,22 @@ export class ReferenceTable {
     holding.creatorBuffer = null;
     if (buffer !== undefined) {
       this.attach(holding, buffer);
-    } else if (holding.references.size === 0) {
-      this.#finish(holding);
+      return;
     }
+    this.#rememberCollected(key);
+    if (holding.references.size === 0) this.#finish(holding);
+  }
+
+  /**
+   * Seal by a creator that keeps no buffer (put, createAndSeal): the creator's grant goes back to the store
+   * whether or not its buffer is still reachable.
+   */
+  sealedAndDropped(key: string): void {
+    const holding = this.#holdings.get(key);
+    if (holding === undefined) return;
+    holding.sealed = true;
+    holding.creatorBuffer = null;
+    if (holding.references.size === 0) this.#finish(holding);
   }
 
   /** Abort: the store dropped the creator's grant. */
@@ -134,8 +164,17 @@ export class ReferenceTable {
     this.#holdings.delete(key);
   }
 
-  /** Ends the oldest local reference of the object; false if this client holds none. */
+  /**
+   * Ends one reference of the object: a collected one first (its buffer is gone, so it is the one nobody
+   * can still be using), else the oldest live one. False if this client has none to end.
+   */
   releaseOne(key: string): boolean {
+    const collected = this.#collected.get(key);
+    if (collected !== undefined) {
+      if (collected > 1) this.#collected.set(key, collected - 1);
+      else this.#collected.delete(key);
+      return true;
+    }
     const holding = this.#holdings.get(key);
     if (holding === undefined || !holding.sealed) return false;
     const first = holding.references.values().next();
@@ -165,6 +204,16 @@ export class ReferenceTable {
     }
     this.#holdings.clear();
     this.#idle.clear();
+    this.#collected.clear();
+  }
+
+  #rememberCollected(key: string): void {
+    const count = this.#collected.get(key) ?? 0;
+    if (count === 0 && this.#collected.size >= MAX_COLLECTED_OBJECTS) {
+      const oldest = this.#collected.keys().next();
+      if (oldest.done !== true) this.#collected.delete(oldest.value);
+    }
+    this.#collected.set(key, count + 1);
   }
 
   #end(reference: Reference): void {
