@@ -103,17 +103,13 @@ async function create(): Promise<void> {
     counts.aborts++;
     return;
   }
-  // The creator's reference lives as long as its buffer (or until release): keep the buffer reachable
-  // until the explicit release, or a garbage collection in between would already have given it back.
-  keepAlive.buffer = buffer;
+  // The buffer is dead from here: a collection before the release must not make release() fail.
   await client.seal(id);
   counts.seals++;
   known.push(id);
   await client.release(id);
-  keepAlive.buffer = null;
   counts.releases++;
 }
-const keepAlive: { buffer: Uint8Array | null } = { buffer: null };
 
 async function getAndVerify(): Promise<void> {
   if (known.length === 0) return;
