@@ -8,6 +8,7 @@ import { monotonicNs } from "./lib/clock.ts";
 import { type BenchOptions, type Metrics, sectionMain, startRedis, startStore } from "./lib/env.ts";
 import { handoffId } from "./lib/handoff-ids.ts";
 import { GiB, KiB, MiB, median, sizeLabel, touchedBuffer } from "./lib/measure.ts";
+import { warmUpStore } from "./lib/warm-up.ts";
 
 export const HANDOFF_SIZES = [KiB, 64 * MiB] as const;
 const RECEIVER = join(import.meta.dir, "workers/handoff-receiver.ts");
@@ -39,6 +40,7 @@ export async function run(options: BenchOptions): Promise<Metrics> {
   const client = await store.connect();
   const redis = await startRedis();
   try {
+    await warmUpStore(client, options.quick ? 1 : undefined);
     const rc = await redis.client();
     let seed = 1;
     for (const bytes of sizes) {

@@ -8,6 +8,7 @@ import { expectLine, type LineChild, spawnLineChild } from "./lib/child.ts";
 import { type BenchOptions, type Metrics, sectionMain, startRedis, startStore } from "./lib/env.ts";
 import { handoffId } from "./lib/handoff-ids.ts";
 import { KiB, MiB, pipelinedUs, sequentialUs, touchedBuffer } from "./lib/measure.ts";
+import { warmUpStore } from "./lib/warm-up.ts";
 import { IN_FLIGHT } from "./redis.ts";
 import { getRelease } from "./store.ts";
 
@@ -30,6 +31,7 @@ async function resident(options: BenchOptions, metrics: Metrics): Promise<void> 
     const ready = await host.nextLine();
     if (!ready.startsWith("ready ")) throw new Error(`store host: ${ready}`);
     const client = await connect(ready.slice(6), { retries: 50 });
+    await warmUpStore(client, options.quick ? 1 : undefined);
     const data = touchedBuffer(OBJECT_BYTES);
     const all: ObjectID[] = [];
     const fill = async (target: number) => {
@@ -78,6 +80,7 @@ async function clients(options: BenchOptions, metrics: Metrics): Promise<void> {
     const seed = 77;
     const data = touchedBuffer(KiB);
     const c = await store.connect();
+    await warmUpStore(c, options.quick ? 1 : undefined);
     for (let i = 0; i < SMALL_RESIDENT; i++) await c.createAndSeal(handoffId(seed, i), data);
     await c.disconnect();
     const rc = await redis.client();

@@ -13,6 +13,7 @@ import { join, resolve } from "node:path";
 import type { ObjectID as Id } from "../src/client/index.ts";
 import { startRedis } from "./lib/env.ts";
 import { median, pipelinedUs, sequentialUs, touchedBuffer } from "./lib/measure.ts";
+import { warmUpStore } from "./lib/warm-up.ts";
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => {
@@ -47,6 +48,7 @@ async function measureStore(root: string): Promise<Figures> {
       await Bun.sleep(25);
     }
     const c = await client.connect(socketPath, { retries: 50 });
+    await warmUpStore(c);
     const data = touchedBuffer(1024);
     const f: Figures = {};
     const fresh = Array.from({ length: ops }, () => ObjectID.fromRandom());
