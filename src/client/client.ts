@@ -554,6 +554,14 @@ export class PlasmaClient {
     await this.disconnect();
   }
 
+  /**
+   * µs this client keeps polling for a reply before its event loop may sleep: the store advises it while it
+   * has fewer clients than CPUs, 0 otherwise (PLASMA_CLIENT_POLL_US caps it; 0 turns it off).
+   */
+  get pollWindowUs(): number {
+    return this.#connection.pollWindowUs;
+  }
+
   /** Number of objects this client holds references to (for tests and debugging). */
   get heldObjectCount(): number {
     return this.#references.size;

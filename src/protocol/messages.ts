@@ -27,6 +27,7 @@ export const MessageType = {
   Notification: 15,
   StoreInfo: 16,
   DebugString: 17,
+  PollAdvice: 18,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
@@ -110,6 +111,30 @@ export function decodeErrorReply(body: Uint8Array): PlasmaError {
 
 export function encodeEmptyReply(out: ByteWriter, type: number, requestId: number): void {
   endFrame(out, beginFrame(out, type, FLAG_REPLY, requestId));
+}
+
+// ---------------------------------------------------------------- poll advice (store → client)
+
+/** Longest client polling window the store may advise (µs); a larger advice is a protocol error. */
+export const MAX_ADVISED_POLL_US = 10_000;
+
+/**
+ * How long the client should keep its event loop turning while it waits for a reply, in µs (0: sleep at
+ * once). Unsolicited (request id 0); sent after Hello and whenever the advice changes.
+ */
+export function encodePollAdvice(out: ByteWriter, pollUs: number): void {
+  const at = beginFrame(out, MessageType.PollAdvice, 0, 0);
+  out.u32(pollUs);
+  endFrame(out, at);
+}
+
+export function decodePollAdvice(r: ByteReader): number {
+  const pollUs = r.u32("pollUs");
+  r.end("PollAdvice");
+  if (pollUs > MAX_ADVISED_POLL_US) {
+    throw new ProtocolError(`PollAdvice of ${pollUs} µs is over the limit of ${MAX_ADVISED_POLL_US} µs.`);
+  }
+  return pollUs;
 }
 
 export function encodeEmptyRequest(out: ByteWriter, type: number, requestId: number): void {
