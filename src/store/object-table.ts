@@ -79,17 +79,44 @@ function assert(condition: boolean, message: string): asserts condition {
 function hashKey(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < OBJECT_ID_BYTES; i += 4) {
-    let w =
+    h = mixWord(
+      h,
       key.charCodeAt(i) |
-      (key.charCodeAt(i + 1) << 8) |
-      (key.charCodeAt(i + 2) << 16) |
-      (key.charCodeAt(i + 3) << 24);
-    w = Math.imul(w, 0xcc9e2d51);
-    w = (w << 15) | (w >>> 17);
-    h ^= Math.imul(w, 0x1b873593);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+        (key.charCodeAt(i + 1) << 8) |
+        (key.charCodeAt(i + 2) << 16) |
+        (key.charCodeAt(i + 3) << 24),
+    );
   }
+  return finishHash(h);
+}
+
+/** hashKey of the key whose bytes are ids[base, base + 20), without making the string. */
+function hashIdBytes(ids: Uint8Array, base: number): number {
+  let h = 0x811c9dc5;
+  for (let i = base; i < base + OBJECT_ID_BYTES; i += 4) {
+    h = mixWord(
+      h,
+      (ids[i] as number) |
+        ((ids[i + 1] as number) << 8) |
+        ((ids[i + 2] as number) << 16) |
+        ((ids[i + 3] as number) << 24),
+    );
+  }
+  return finishHash(h);
+}
+
+function mixWord(hash: number, word: number): number {
+  let w = word;
+  let h = hash;
+  w = Math.imul(w, 0xcc9e2d51);
+  w = (w << 15) | (w >>> 17);
+  h ^= Math.imul(w, 0x1b873593);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+function finishHash(hash: number): number {
+  let h = hash;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -476,7 +503,7 @@ export class ObjectTable implements PolicyKeyIndex {
   }
 
   #hashAt(slot: number): number {
-    return hashKey(this.keyAt(slot));
+    return hashIdBytes(this.#ids, slot * OBJECT_ID_BYTES);
   }
 
   #insertBucket(slot: number, hash: number): void {

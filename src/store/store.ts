@@ -90,6 +90,8 @@ export class StoreCore {
   readonly #waiters = new WaiterRegistry();
   readonly #createQueue: PendingCreate[] = [];
   readonly #listeners = new Set<StoreEventListener>();
+  /** Clients with a subscriber: seals and removals build no notification while there are none. */
+  #subscribers = 0;
   readonly #clock: Clock;
   #policy: EvictionPolicy;
   #nextClientId = 1;
@@ -167,6 +169,7 @@ export class StoreCore {
     client.waiters.clear();
     for (const pending of client.pendingCreates) this.#dropPendingCreate(pending);
     client.pendingCreates.clear();
+    if (client.subscriber !== null) this.#subscribers--;
     client.subscriber = null;
     for (const key of [...client.creating]) {
       const slot = this.#objects.slotOf(key);
@@ -417,6 +420,7 @@ export class StoreCore {
       .filter((slot) => table.isSealed(slot))
       .sort((a, b) => table.sealOrderAt(a) - table.sealOrderAt(b))
       .map((slot) => table.entryAt(slot));
+    if (client.subscriber === null) this.#subscribers++;
     client.subscriber = sink;
     if (sealed.length > 0) sink(sealed.map((e) => notificationOf(e, false)));
   }
@@ -460,6 +464,11 @@ export class StoreCore {
       if (!sealed && !this.#clients.get(table.creatorAt(slot))?.creating.has(key)) {
         throw new Error(`invariant: unsealed object ${hexOf(key)} has no live creator`);
       }
+    }
+    let subscribers = 0;
+    for (const client of this.#clients.values()) if (client.subscriber !== null) subscribers++;
+    if (subscribers !== this.#subscribers) {
+      throw new Error(`invariant: ${subscribers} subscribed clients, counted ${this.#subscribers}`);
     }
     if (bytes !== this.#allocator.usedBytes) {
       throw new Error(
@@ -682,6 +691,7 @@ export class StoreCore {
   }
 
   #notify(entry: ObjectEntry, deleted: boolean): void {
+    if (this.#subscribers === 0) return;
     const note = notificationOf(entry, deleted);
     for (const client of this.#clients.values()) client.subscriber?.([note]);
   }
