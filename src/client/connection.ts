@@ -3,6 +3,7 @@ import { closeFd, connectUnix, recvFd, SystemError } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
 import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
 import { PlasmaConnectionError, type PlasmaError, ProtocolError } from "../protocol/errors.ts";
+import { EventLoopPoller } from "../protocol/event-loop-poller.ts";
 import { FLAG_ERROR, FrameReader } from "../protocol/frame.ts";
 import { FRAME_HEADER_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
 import {
@@ -66,8 +67,8 @@ export class Connection {
   /** µs to keep the event loop turning while a reply is awaited (the store's PollAdvice, capped). */
   #pollUs = 0;
   readonly #pollCapUs = clientPollCapUs();
-  #polling = false;
-  #pollSinceNs = 0;
+  /** Polls while a reply is awaited (see #encode). */
+  readonly #poller = new EventLoopPoller(() => this.#pending.size > 0);
 
   private constructor(socketPath: string, welcome: Welcome, arenaFd: number, log: Logger) {
     this.socketPath = socketPath;
@@ -228,30 +229,11 @@ export class Connection {
     // in flight or queued go out together at the end of the tick, in one write.
     if (this.#pending.size === 1 && !this.#flushScheduled) this.#flush();
     else this.#scheduleFlush();
-    this.#keepPolling();
+    // While the reply is awaited, poll for up to the store's advised window: the reply then finds this
+    // process awake. The store advises it only while there are fewer clients than CPUs, so polling never
+    // takes a CPU the store needs.
+    this.#poller.poll(this.#pollUs);
   }
-
-  /**
-   * While a reply is awaited, keeps the event loop turning (one setImmediate after another, each a
-   * non-blocking poll) for up to the advised window: the reply then finds this process awake instead of
-   * paying for the wake-up of an idle CPU (about 20 µs on a VM). The store advises it only while there are
-   * fewer clients than CPUs, so polling never takes a CPU the store needs.
-   */
-  #keepPolling(): void {
-    if (this.#pollUs <= 0) return;
-    this.#pollSinceNs = Bun.nanoseconds();
-    if (this.#polling) return;
-    this.#polling = true;
-    setImmediate(this.#poll);
-  }
-
-  readonly #poll = (): void => {
-    if (this.#pending.size > 0 && Bun.nanoseconds() - this.#pollSinceNs < this.#pollUs * 1000) {
-      setImmediate(this.#poll);
-      return;
-    }
-    this.#polling = false;
-  };
 
   async #adopt(fd: number): Promise<void> {
     const reader = new FrameReader((type, flags, requestId, body, view) =>

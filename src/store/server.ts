@@ -5,6 +5,7 @@ import { peerCredentials, sendBytes, sendFd, viewOf } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
 import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
 import { AccessDeniedError, PlasmaError, ProtocolError } from "../protocol/errors.ts";
+import { EventLoopPoller } from "../protocol/event-loop-poller.ts";
 import { FLAG_REPLY, FrameReader } from "../protocol/frame.ts";
 // Frames are decoded against the protocol's own limits; the store's configured (lower) limits are checked
 // by the core, so going past them is a LimitExceededError for that request, not a closed connection.
@@ -125,10 +126,10 @@ export class StoreServer {
   #listener: UnixSocketListener<Connection> | null = null;
   readonly #pollUs: number;
   readonly #cpus = availableParallelism();
-  #polling = false;
+  /** Polls after each reply while the store listens (see #keepPolling). */
+  readonly #poller = new EventLoopPoller(() => this.#listener !== null);
   /** What clients are told to poll for while they wait for a reply (µs; 0 = do not poll). */
   #pollAdviceUs = 0;
-  #lastRequestNs = 0;
   /** Latencies waiting to be reported: op, seconds, op, seconds, … */
   #observations: (LatencyOp | number)[] = [];
 
@@ -288,11 +289,7 @@ export class StoreServer {
    * processes on 2 CPUs did 25% fewer gets per second with polling than without).
    */
   #keepPolling(): void {
-    if (this.#pollAdviceUs <= 0) return;
-    this.#lastRequestNs = Bun.nanoseconds();
-    if (this.#polling) return;
-    this.#polling = true;
-    setImmediate(this.#poll);
+    if (this.#pollAdviceUs > 0) this.#poller.poll(this.#pollUs);
   }
 
   /**
@@ -314,14 +311,6 @@ export class StoreServer {
       this.#scheduleFlush(socket, conn);
     }
   }
-
-  readonly #poll = (): void => {
-    if (this.#listener !== null && Bun.nanoseconds() - this.#lastRequestNs < this.#pollUs * 1000) {
-      setImmediate(this.#poll);
-      return;
-    }
-    this.#polling = false;
-  };
 
   #protocolViolation(socket: ConnSocket, conn: Connection, error: unknown): void {
     const err = error instanceof PlasmaError ? error : new ProtocolError(String(error));
