@@ -124,11 +124,15 @@ export class ReferenceTable {
     return holding;
   }
 
-  /** Ties a new local reference to `buffer`. */
+  /**
+   * Ties a new local reference to `buffer`. Registered without an unregister token (a token made each
+   * registration cost about 1 µs more, a third of a get): a reference ended by release() stays registered
+   * until its buffer is collected, and the finalizer then finds it released and does nothing.
+   */
   attach(holding: Holding, buffer: ArrayBuffer): Reference {
     const reference = new Reference(holding);
     holding.references.add(reference);
-    this.#registry.register(buffer, reference, reference);
+    this.#registry.register(buffer, reference);
     return reference;
   }
 
@@ -179,7 +183,6 @@ export class ReferenceTable {
     if (holding === undefined || !holding.sealed) return false;
     const first = holding.references.values().next();
     if (first.done === true) return false;
-    this.#registry.unregister(first.value);
     this.#end(first.value);
     return true;
   }
@@ -197,10 +200,7 @@ export class ReferenceTable {
   /** Drops everything without telling the store (the connection is gone; the store reclaimed it all). */
   clear(): void {
     for (const holding of this.#holdings.values()) {
-      for (const reference of holding.references) {
-        reference.released = true;
-        this.#registry.unregister(reference);
-      }
+      for (const reference of holding.references) reference.released = true;
     }
     this.#holdings.clear();
     this.#idle.clear();
