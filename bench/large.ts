@@ -6,39 +6,27 @@ import { ObjectID, type PlasmaClient } from "../src/client/index.ts";
 import { USAGE } from "../src/store/config.ts";
 import { type BenchOptions, type Metrics, reserveHugePages, sectionMain, startStore } from "./lib/env.ts";
 import { GiB, KiB, MiB, median, nowNs, sizeLabel, touchedBuffer } from "./lib/measure.ts";
-import { ParallelCopier } from "./lib/parallel-copy.ts";
 import { getRelease, ids, sequentialGetRoundTrip } from "./store.ts";
 
 export const LARGE_SIZES = [256 * MiB, GiB] as const;
 export const COPY_THREADS = 2;
 
-/** One put: create, copy (single-threaded `set`, or the parallel copier), seal, release. µs. */
-async function timedPut(
-  client: PlasmaClient,
-  id: ObjectID,
-  data: Uint8Array,
-  copier: ParallelCopier | null,
-): Promise<number> {
+/** One put: create, copy (client.copyInto: parallel when the client has copyThreads), seal, release. µs. */
+async function timedPut(client: PlasmaClient, id: ObjectID, data: Uint8Array): Promise<number> {
   const start = nowNs();
   const buffer = await client.create(id, data.length);
-  if (copier === null) buffer.set(data);
-  else await copier.copy(buffer, data);
+  await client.copyInto(buffer, data);
   await client.seal(id);
   await client.release(id);
   return (nowNs() - start) / 1000;
 }
 
 /** Median µs of `repeats` puts of the same size, each deleted before the next (reusing its pages). */
-async function warmPuts(
-  client: PlasmaClient,
-  data: Uint8Array,
-  repeats: number,
-  copier: ParallelCopier | null,
-): Promise<number> {
+async function warmPuts(client: PlasmaClient, data: Uint8Array, repeats: number): Promise<number> {
   const samples: number[] = [];
   for (let r = -1; r < repeats; r++) {
     const id = ObjectID.fromRandom();
-    const us = await timedPut(client, id, data, copier);
+    const us = await timedPut(client, id, data);
     await client.delete(id);
     if (r >= 0) samples.push(us);
   }
@@ -64,7 +52,7 @@ export async function run(options: BenchOptions): Promise<Metrics> {
         const count = bytes >= GiB ? 1 : options.quick ? 1 : 3;
         const samples: number[] = [];
         for (let i = 0; i < count; i++)
-          samples.push(await timedPut(client, ObjectID.fromRandom(), sources.get(bytes) as Uint8Array, null));
+          samples.push(await timedPut(client, ObjectID.fromRandom(), sources.get(bytes) as Uint8Array));
         metrics[`large.put.cold.${sizeLabel(bytes)}`] = median(samples);
       }
     } finally {
@@ -77,12 +65,12 @@ export async function run(options: BenchOptions): Promise<Metrics> {
   {
     const store = await startStore(arenaBytes, prefaultSupported() ? ["--prefault"] : []);
     const client = await store.connect({ populate: true });
-    const copier = new ParallelCopier(COPY_THREADS);
+    const parallel = await store.connect({ populate: true, copyThreads: COPY_THREADS });
     try {
       for (const bytes of LARGE_SIZES) {
         const data = sources.get(bytes) as Uint8Array;
-        metrics[`large.put.prefault.${sizeLabel(bytes)}`] = await warmPuts(client, data, repeats, null);
-        metrics[`large.put.parallel.${sizeLabel(bytes)}`] = await warmPuts(client, data, repeats, copier);
+        metrics[`large.put.prefault.${sizeLabel(bytes)}`] = await warmPuts(client, data, repeats);
+        metrics[`large.put.parallel.${sizeLabel(bytes)}`] = await warmPuts(parallel, data, repeats);
       }
       // Get latency: zero copy, so the size should not matter.
       const small = ids(64);
@@ -90,7 +78,7 @@ export async function run(options: BenchOptions): Promise<Metrics> {
       const big = new Map<number, ObjectID>();
       for (const bytes of LARGE_SIZES) {
         const id = ObjectID.fromRandom();
-        await timedPut(client, id, sources.get(bytes) as Uint8Array, null);
+        await timedPut(client, id, sources.get(bytes) as Uint8Array);
         big.set(bytes, id);
       }
       const ops = options.quick ? 1000 : 10_000;
@@ -101,7 +89,7 @@ export async function run(options: BenchOptions): Promise<Metrics> {
       for (const [bytes, id] of big)
         metrics[`large.get.${sizeLabel(bytes)}`] = await sequentialGetRoundTrip(client, gets, id);
     } finally {
-      copier.close();
+      await parallel.disconnect();
       await client.disconnect();
       await store.stop();
     }
@@ -123,7 +111,6 @@ export async function run(options: BenchOptions): Promise<Metrics> {
             client,
             sources.get(bytes) as Uint8Array,
             repeats,
-            null,
           );
       } finally {
         await client.disconnect();
