@@ -1,3 +1,4 @@
+import { heapStats } from "bun:jsc";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import {
   connect,
@@ -166,6 +167,32 @@ test("put() and large createAndSeal() hold nothing after, even when the collecto
   await collector;
   expect(client.heldObjectCount).toBe(0);
   expect((await client.list()).filter((o) => ids.some((id) => id.equals(o.id)))).toEqual([]);
+});
+
+test("getting and releasing one object again and again while a buffer of it is kept does not grow the heap", async () => {
+  const id = ObjectID.fromRandom();
+  await client.createAndSeal(id, new Uint8Array(256).fill(4));
+  const [kept] = await client.getBuffers([id]);
+  const heap = () => {
+    Bun.gc(true);
+    return heapStats().heapSize;
+  };
+  const cycle = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const [again] = await client.getBuffers([id]);
+      // The client hands out the same ArrayBuffer while one is reachable: its references share it.
+      expect(again?.buffer).toBe(kept?.buffer);
+      await client.release(id);
+    }
+  };
+  await cycle(20_000);
+  const before = heap();
+  await cycle(200_000);
+  // Each released reference is dropped, not left registered on the shared buffer (that was ~100 B each).
+  expect(heap() - before).toBeLessThan(4 * 1024 * 1024);
+  expect(kept?.[0]).toBe(4);
+  await client.release(id);
+  expect(await refCount(id)).toBe(0);
 });
 
 test("a malformed frame closes only that connection; the store and other clients carry on", async () => {
