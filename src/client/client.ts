@@ -1,4 +1,4 @@
-import { MAX_COPY_THREADS, MAX_VIEW_BYTES, ParallelCopier } from "../ffi/index.ts";
+import { checkCopyThreads, MAX_VIEW_BYTES, ParallelCopier } from "../ffi/index.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import type { ByteReader, ByteWriter } from "../protocol/bytes.ts";
 import { ObjectNotFoundError, type PlasmaConnectionError } from "../protocol/errors.ts";
@@ -140,12 +140,8 @@ export async function connect(
 ): Promise<PlasmaClient> {
   const retries = options.retries ?? 0;
   const retryDelayMs = options.retryDelayMs ?? 100;
-  const copyThreads = options.copyThreads ?? 1;
-  if (!Number.isInteger(copyThreads) || copyThreads < 1 || copyThreads > MAX_COPY_THREADS) {
-    throw new RangeError(
-      `copyThreads must be an integer from 1 to ${MAX_COPY_THREADS}, got ${options.copyThreads}.`,
-    );
-  }
+  // Checked before connecting, so a bad value opens (and leaks) no connection.
+  checkCopyThreads(options.copyThreads ?? 1);
   const log = options.logger ?? silentLogger;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -230,10 +226,7 @@ export class PlasmaClient {
 
   /** Seals an object this client created: it becomes immutable and visible to every client. */
   async seal(id: ObjectID): Promise<void> {
-    const idBytes = id.bytes;
-    await this.#connection.request(MessageType.Seal, (out, requestId) =>
-      encodeIdRequest(out, MessageType.Seal, requestId, idBytes),
-    );
+    await this.#requestSeal(id);
     this.#references.sealed(id.key);
   }
 
@@ -249,14 +242,7 @@ export class PlasmaClient {
   /** Creates and seals an object holding a copy of `data`, in one round trip; holds no reference after. */
   async createAndSeal(id: ObjectID, data: Uint8Array, metadata: Uint8Array = EMPTY): Promise<void> {
     if (data.length + metadata.length > INLINE_CREATE_AND_SEAL_MAX_BYTES) {
-      const buffer = await this.create(id, data.length, metadata);
-      try {
-        await this.copyInto(buffer, data);
-      } catch (error) {
-        await this.abort(id);
-        throw error;
-      }
-      await this.#sealAndDrop(id);
+      await this.#createFillSeal(id, data.length, metadata, (buffer) => this.copyInto(buffer, data));
       return;
     }
     await this.#connection.request(MessageType.CreateAndSeal, encodeCreateAndSealArgs, {
@@ -539,27 +525,38 @@ export class PlasmaClient {
       await this.createAndSeal(id, encoded.bytes, encoded.metadata);
       return;
     }
-    const buffer = await this.create(id, encoded.dataSize, encoded.metadata);
+    const bytes = encoded.bytes;
+    await this.#createFillSeal(id, encoded.dataSize, encoded.metadata, (buffer) =>
+      bytes !== null ? this.copyInto(buffer, bytes) : encoded.writeInto(buffer),
+    );
+  }
+
+  /**
+   * create, `fill` the buffer (abort if it throws), then seal keeping no reference, whether or not the
+   * creator's buffer was garbage-collected meanwhile (a seal followed by release() would throw if it was).
+   */
+  async #createFillSeal(
+    id: ObjectID,
+    dataSize: number,
+    metadata: Uint8Array,
+    fill: (buffer: Uint8Array) => Promise<void> | void,
+  ): Promise<void> {
+    const buffer = await this.create(id, dataSize, metadata);
     try {
-      if (encoded.bytes !== null) await this.copyInto(buffer, encoded.bytes);
-      else encoded.writeInto(buffer);
+      await fill(buffer);
     } catch (error) {
       await this.abort(id);
       throw error;
     }
-    await this.#sealAndDrop(id);
+    await this.#requestSeal(id);
+    this.#references.sealedAndDropped(id.key);
   }
 
-  /**
-   * Seals an object this client created and keeps no reference to it, whether or not the creator's
-   * buffer was garbage-collected meanwhile (a seal followed by release() would throw if it was).
-   */
-  async #sealAndDrop(id: ObjectID): Promise<void> {
+  async #requestSeal(id: ObjectID): Promise<void> {
     const idBytes = id.bytes;
     await this.#connection.request(MessageType.Seal, (out, requestId) =>
       encodeIdRequest(out, MessageType.Seal, requestId, idBytes),
     );
-    this.#references.sealedAndDropped(id.key);
   }
 
   // ------------------------------------------------------------------ lifetime

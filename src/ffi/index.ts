@@ -25,7 +25,7 @@ export {
   unmap,
   viewOf,
 } from "./memory.ts";
-export { MAX_COPY_THREADS, PARALLEL_COPY_MIN_SLICE_BYTES, ParallelCopier } from "./parallel-copy.ts";
+export { checkCopyThreads, ParallelCopier } from "./parallel-copy.ts";
 export {
   connectUnix,
   isSocketListening,

@@ -1,10 +1,17 @@
 import { ptr } from "bun:ffi";
 
 /** Smallest slice worth a thread: below it, handing the job over costs more than it saves. */
-export const PARALLEL_COPY_MIN_SLICE_BYTES = 8 * 1024 * 1024;
+const PARALLEL_COPY_MIN_SLICE_BYTES = 8 * 1024 * 1024;
 /** Most threads a copier may use. */
-export const MAX_COPY_THREADS = 64;
+const MAX_COPY_THREADS = 64;
 const PAGE_BYTES = 4096;
+
+/** Throws RangeError unless `threads` is an integer from 1 to MAX_COPY_THREADS. */
+export function checkCopyThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_COPY_THREADS) {
+    throw new RangeError(`copyThreads must be an integer from 1 to ${MAX_COPY_THREADS}, got ${threads}.`);
+  }
+}
 
 interface CopyJob {
   src: number;
@@ -39,9 +46,7 @@ export class ParallelCopier {
 
   /** `threads` counts the calling thread: 2 means one worker plus the caller. */
   constructor(threads: number) {
-    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_COPY_THREADS) {
-      throw new RangeError(`copy threads must be an integer from 1 to ${MAX_COPY_THREADS}, got ${threads}.`);
-    }
+    checkCopyThreads(threads);
     this.threads = threads;
     this.#url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "application/typescript" }));
     for (let i = 1; i < threads; i++) {
