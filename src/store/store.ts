@@ -90,8 +90,6 @@ export class StoreCore {
   readonly #waiters = new WaiterRegistry();
   readonly #createQueue: PendingCreate[] = [];
   readonly #listeners = new Set<StoreEventListener>();
-  /** Clients with a subscriber: seals and removals build no notification while there are none. */
-  #subscribers = 0;
   readonly #clock: Clock;
   #policy: EvictionPolicy;
   #nextClientId = 1;
@@ -169,7 +167,6 @@ export class StoreCore {
     client.waiters.clear();
     for (const pending of client.pendingCreates) this.#dropPendingCreate(pending);
     client.pendingCreates.clear();
-    if (client.subscriber !== null) this.#subscribers--;
     client.subscriber = null;
     for (const key of [...client.creating]) {
       const slot = this.#objects.slotOf(key);
@@ -420,7 +417,6 @@ export class StoreCore {
       .filter((slot) => table.isSealed(slot))
       .sort((a, b) => table.sealOrderAt(a) - table.sealOrderAt(b))
       .map((slot) => table.entryAt(slot));
-    if (client.subscriber === null) this.#subscribers++;
     client.subscriber = sink;
     if (sealed.length > 0) sink(sealed.map((e) => notificationOf(e, false)));
   }
@@ -464,11 +460,6 @@ export class StoreCore {
       if (!sealed && !this.#clients.get(table.creatorAt(slot))?.creating.has(key)) {
         throw new Error(`invariant: unsealed object ${hexOf(key)} has no live creator`);
       }
-    }
-    let subscribers = 0;
-    for (const client of this.#clients.values()) if (client.subscriber !== null) subscribers++;
-    if (subscribers !== this.#subscribers) {
-      throw new Error(`invariant: ${subscribers} subscribed clients, counted ${this.#subscribers}`);
     }
     if (bytes !== this.#allocator.usedBytes) {
       throw new Error(
@@ -690,10 +681,14 @@ export class StoreCore {
     if (entry.state === "sealed") this.#notify(entry, true);
   }
 
+  /** Tells subscribers; the notification is built only once a client has subscribed. */
   #notify(entry: ObjectEntry, deleted: boolean): void {
-    if (this.#subscribers === 0) return;
-    const note = notificationOf(entry, deleted);
-    for (const client of this.#clients.values()) client.subscriber?.([note]);
+    let note: NotificationWire | null = null;
+    for (const client of this.#clients.values()) {
+      if (client.subscriber === null) continue;
+      note ??= notificationOf(entry, deleted);
+      client.subscriber([note]);
+    }
   }
 
   #emit(event: StoreEvent): void {
