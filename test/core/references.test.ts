@@ -28,6 +28,14 @@ async function refCount(id: ObjectID): Promise<number | undefined> {
   return (await client.list()).find((o) => o.id.equals(id))?.refCount;
 }
 
+/** Five full collections, letting finalizers run in between. */
+async function collectAFewTimes(): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    Bun.gc(true);
+    await Bun.sleep(10);
+  }
+}
+
 async function collectUntil(condition: () => Promise<boolean>): Promise<boolean> {
   for (let i = 0; i < 50; i++) {
     Bun.gc(true);
@@ -69,10 +77,7 @@ test("a view derived from a buffer keeps the object referenced", async () => {
     const [view] = await client.getBuffers([id]);
     return new Uint32Array((view as Uint8Array).buffer, 0, 4);
   })();
-  for (let i = 0; i < 5; i++) {
-    Bun.gc(true);
-    await Bun.sleep(10);
-  }
+  await collectAFewTimes();
   expect(await refCount(id)).toBe(1);
   expect(derived[0]).toBe(0x03030303);
 });
@@ -91,10 +96,7 @@ test("the creator's buffer becomes a reference at seal; collecting it before sea
   await (async () => {
     (await client.create(dropped, 8)).fill(6);
   })();
-  for (let i = 0; i < 5; i++) {
-    Bun.gc(true);
-    await Bun.sleep(10);
-  }
+  await collectAFewTimes();
   expect((await client.list()).find((o) => o.id.equals(dropped))?.state).toBe("created");
   await client.seal(dropped);
   expect(await collectUntil(async () => (await refCount(dropped)) === 0)).toBe(true);
@@ -119,10 +121,7 @@ test("release() after the collector took the buffer succeeds once per reference,
   await (async () => {
     (await client.create(created, 8)).fill(4);
   })();
-  for (let i = 0; i < 5; i++) {
-    Bun.gc(true);
-    await Bun.sleep(10);
-  }
+  await collectAFewTimes();
   await client.seal(created);
   await client.release(created);
   expect(await collectUntil(async () => (await refCount(created)) === 0)).toBe(true);
