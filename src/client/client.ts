@@ -29,7 +29,7 @@ import { ObjectID } from "../protocol/object-id.ts";
 import { ClientArena } from "./arena.ts";
 import { Connection } from "./connection.ts";
 import { type Holding, ReferenceTable } from "./references.ts";
-import { Subscription } from "./subscription.ts";
+import { DEFAULT_MAX_QUEUED_NOTIFICATIONS, Subscription } from "./subscription.ts";
 import type { Tensor } from "./values/tensor.ts";
 import {
   decodeValue,
@@ -108,6 +108,14 @@ export interface ObjectNotification {
 }
 
 export type StoreInfo = StoreInfoWire;
+
+export interface SubscribeOptions {
+  /**
+   * Most unread notifications the subscription queues (default DEFAULT_MAX_QUEUED_NOTIFICATIONS): one
+   * more ends it with a SubscriptionOverflowError, thrown by the iteration after the queued ones.
+   */
+  maxQueuedNotifications?: number;
+}
 
 const EMPTY = new Uint8Array(0);
 
@@ -399,15 +407,26 @@ export class PlasmaClient {
   /**
    * Notifications of sealed objects (those already sealed first, in seal order) and of deletions and
    * evictions (`deleted: true`), in order. Resolves once the store has registered the subscriber.
+   *
+   * Unread notifications queue in this process, at most `options.maxQueuedNotifications` of them
+   * (default DEFAULT_MAX_QUEUED_NOTIFICATIONS, 1,000,000, about 190 MB): a subscriber that falls further
+   * behind loses its subscription, not silently some notifications. The iteration yields what was queued,
+   * then throws SubscriptionOverflowError; subscribe again to resume (the new subscription starts with
+   * every object sealed by then). The first batch (the objects already sealed) counts too: raise the
+   * bound for a store holding more sealed objects than it.
    */
-  async subscribe(): Promise<AsyncIterable<ObjectNotification>> {
-    const subscription = new Subscription(() => this.#subscriptions.delete(subscription));
+  async subscribe(options: SubscribeOptions = {}): Promise<AsyncIterable<ObjectNotification>> {
+    const maxQueued = options.maxQueuedNotifications ?? DEFAULT_MAX_QUEUED_NOTIFICATIONS;
+    if (!Number.isSafeInteger(maxQueued) || maxQueued < 1)
+      throw new RangeError(`maxQueuedNotifications must be a positive integer, got ${maxQueued}.`);
+    const subscription = new Subscription(() => this.#subscriptions.delete(subscription), maxQueued);
     this.#subscriptions.add(subscription);
     try {
       const reply = await this.#connection.requestStream(
         MessageType.Subscribe,
         SubscribeCodec.encodeRequest,
         (body: ByteReader) => {
+          if (!subscription.accepting) return;
           for (const note of NotificationCodec.decode(body))
             subscription.push({ ...note, id: new ObjectID(note.id) });
         },
