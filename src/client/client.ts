@@ -1,37 +1,35 @@
 import { checkCopyThreads, MAX_VIEW_BYTES, ParallelCopier } from "../ffi/index.ts";
 import { type Logger, silentLogger } from "../log.ts";
-import type { ByteReader, ByteWriter } from "../protocol/bytes.ts";
-import { ObjectNotFoundError, type PlasmaConnectionError } from "../protocol/errors.ts";
-import { MAX_INLINE_DATA_BYTES, MAX_TIMEOUT_MS } from "../protocol/limits.ts";
+import type { ByteReader } from "../protocol/bytes.ts";
 import {
-  type CreateAndSealRequest,
-  decodeCreateReply,
-  decodeDebugString,
-  decodeGetMetadataReply,
-  decodeGetReply,
-  decodeGetReplyOne,
-  decodeListReply,
-  decodeNotifications,
-  decodeStoreInfoReply,
-  encodeCreate,
-  encodeCreateAndSeal,
-  encodeEmptyRequest,
-  encodeGet,
-  encodeGetOne,
-  encodeIdList,
-  encodeIdRequest,
-  encodeRelease,
-  encodeU64,
+  AbortCodec,
+  ContainsCodec,
+  CreateAndSealCodec,
+  CreateCodec,
+  DebugStringCodec,
+  DeleteCodec,
+  EvictCodec,
+  GetCodec,
+  GetMetadataCodec,
+  HashCodec,
+  ListCodec,
   MessageType,
+  NotificationCodec,
   type ObjectLocation,
   type ObjectState,
+  ReleaseCodec,
+  SealCodec,
+  StoreInfoCodec,
   type StoreInfoWire,
-} from "../protocol/messages.ts";
+  SubscribeCodec,
+} from "../protocol/codecs/index.ts";
+import { ObjectNotFoundError, PlasmaConnectionError } from "../protocol/errors.ts";
+import { MAX_INLINE_DATA_BYTES, MAX_TIMEOUT_MS } from "../protocol/limits.ts";
 import { ObjectID } from "../protocol/object-id.ts";
 import { ClientArena } from "./arena.ts";
 import { Connection } from "./connection.ts";
 import { type Holding, ReferenceTable } from "./references.ts";
-import { Subscription } from "./subscription.ts";
+import { DEFAULT_MAX_QUEUED_NOTIFICATIONS, Subscription } from "./subscription.ts";
 import type { Tensor } from "./values/tensor.ts";
 import {
   decodeValue,
@@ -111,6 +109,14 @@ export interface ObjectNotification {
 
 export type StoreInfo = StoreInfoWire;
 
+export interface SubscribeOptions {
+  /**
+   * Most unread notifications the subscription queues (default DEFAULT_MAX_QUEUED_NOTIFICATIONS): one
+   * more ends it with a SubscriptionOverflowError, thrown by the iteration after the queued ones.
+   */
+  maxQueuedNotifications?: number;
+}
+
 const EMPTY = new Uint8Array(0);
 
 /** put() sends values up to this size inline (one round trip); larger ones go create + one copy + seal. */
@@ -121,17 +127,6 @@ const INLINE_PUT_MAX_BYTES = 256 * 1024;
  * which bench/ measures as faster from a few tens of KiB on (the frame must cross the socket in pieces).
  */
 const INLINE_CREATE_AND_SEAL_MAX_BYTES = Math.min(16 * 1024, MAX_INLINE_DATA_BYTES);
-
-// Encoders for the hot requests, taking their argument from Connection.request (no closure per request).
-function encodeContains(out: ByteWriter, requestId: number, id: Uint8Array): void {
-  encodeIdRequest(out, MessageType.Contains, requestId, id);
-}
-function encodeGetOneNow(out: ByteWriter, requestId: number, id: Uint8Array): void {
-  encodeGetOne(out, requestId, id, 0);
-}
-function encodeCreateAndSealArgs(out: ByteWriter, requestId: number, req: CreateAndSealRequest): void {
-  encodeCreateAndSeal(out, requestId, req);
-}
 
 /** Connects to a plasma_store listening on `socketPath` (default /tmp/plasma). */
 export async function connect(
@@ -148,8 +143,7 @@ export async function connect(
       const connection = await Connection.open(socketPath, log);
       return new PlasmaClient(connection, options);
     } catch (error) {
-      const retryable = (error as { code?: string }).code === "CONNECTION_ERROR";
-      if (!retryable || attempt >= retries) throw error;
+      if (!(error instanceof PlasmaConnectionError) || attempt >= retries) throw error;
       await Bun.sleep(retryDelayMs);
     }
   }
@@ -210,15 +204,13 @@ export class PlasmaClient {
     checkSize(dataSize, "dataSize");
     this.#arenaCanView(dataSize + metadata.length);
     const idBytes = id.bytes;
-    const reply = await this.#connection.request(MessageType.Create, (out, requestId) =>
-      encodeCreate(out, requestId, {
-        id: idBytes,
-        dataSize,
-        metadata,
-        waitMs: timeoutArg(options.waitMs ?? 0, "waitMs"),
-      }),
-    );
-    const location = decodeCreateReply(reply);
+    const reply = await this.#connection.request(MessageType.Create, CreateCodec.encodeRequest, {
+      id: idBytes,
+      dataSize,
+      metadata,
+      waitMs: timeoutArg(options.waitMs ?? 0, "waitMs"),
+    });
+    const location = CreateCodec.decodeReply(reply);
     const buffer = this.#arena.writableView(location.offset, location.dataSize);
     this.#references.created(id.key, idBytes, location, buffer);
     return new Uint8Array(buffer);
@@ -232,10 +224,8 @@ export class PlasmaClient {
 
   /** Drops an unsealed object this client created; the id can be created again. */
   async abort(id: ObjectID): Promise<void> {
-    const idBytes = id.bytes;
-    await this.#connection.request(MessageType.Abort, (out, requestId) =>
-      encodeIdRequest(out, MessageType.Abort, requestId, idBytes),
-    );
+    const reply = await this.#connection.request(MessageType.Abort, AbortCodec.encodeRequest, id.bytes);
+    AbortCodec.decodeReply(reply);
     this.#references.aborted(id.key);
   }
 
@@ -245,11 +235,16 @@ export class PlasmaClient {
       await this.#createFillSeal(id, data.length, metadata, (buffer) => this.copyInto(buffer, data));
       return;
     }
-    await this.#connection.request(MessageType.CreateAndSeal, encodeCreateAndSealArgs, {
-      id: id.bytes,
-      metadata,
-      data,
-    });
+    const reply = await this.#connection.request(
+      MessageType.CreateAndSeal,
+      CreateAndSealCodec.encodeRequest,
+      {
+        id: id.bytes,
+        metadata,
+        data,
+      },
+    );
+    CreateAndSealCodec.decodeReply(reply);
   }
 
   // ------------------------------------------------------------------ get / release
@@ -291,11 +286,11 @@ export class PlasmaClient {
     const reply = await this.#connection.request(
       MessageType.Get,
       timeoutMs === 0
-        ? encodeGetOneNow
-        : (out, requestId) => encodeGetOne(out, requestId, idBytes, timeoutMs),
+        ? GetCodec.encodeRequestOneNow
+        : (out, requestId) => GetCodec.encodeRequestOne(out, requestId, idBytes, timeoutMs),
       idBytes,
     );
-    const location = decodeGetReplyOne(reply);
+    const location = GetCodec.decodeReplyOne(reply);
     return location === null ? null : this.#references.granted(key, idBytes, location);
   }
 
@@ -314,10 +309,11 @@ export class PlasmaClient {
     }
     if (missing.length === 0) return results;
     const missingIds = missing.map((i) => (ids[i] as ObjectID).bytes);
-    const reply = await this.#connection.request(MessageType.Get, (out, requestId) =>
-      encodeGet(out, MessageType.Get, requestId, missingIds, timeoutMs),
-    );
-    const entries = decodeGetReply(reply, missing.length);
+    const reply = await this.#connection.request(MessageType.Get, GetCodec.encodeRequest, {
+      ids: missingIds,
+      timeoutMs,
+    });
+    const entries = GetCodec.decodeReply(reply, missing.length);
     for (let j = 0; j < missing.length; j++) {
       const entry = entries[j];
       if (entry === null || entry === undefined) continue;
@@ -331,11 +327,11 @@ export class PlasmaClient {
   /** Copies of the objects' metadata (null where absent after timeoutMs); takes no reference. */
   async getMetadata(ids: readonly ObjectID[], options: GetOptions = {}): Promise<(Uint8Array | null)[]> {
     const timeoutMs = timeoutArg(options.timeoutMs ?? -1, "timeoutMs");
-    const idBytes = ids.map((id) => id.bytes);
-    const reply = await this.#connection.request(MessageType.GetMetadata, (out, requestId) =>
-      encodeGet(out, MessageType.GetMetadata, requestId, idBytes, timeoutMs),
-    );
-    return decodeGetMetadataReply(reply, ids.length, this.#connection.welcome.maxMetadataBytes);
+    const reply = await this.#connection.request(MessageType.GetMetadata, GetMetadataCodec.encodeRequest, {
+      ids: ids.map((id) => id.bytes),
+      timeoutMs,
+    });
+    return GetMetadataCodec.decodeReply(reply, ids.length, this.#connection.welcome.maxMetadataBytes);
   }
 
   /**
@@ -354,8 +350,8 @@ export class PlasmaClient {
 
   /** True when the object is in the store and sealed. */
   async contains(id: ObjectID): Promise<boolean> {
-    const reply = await this.#connection.request(MessageType.Contains, encodeContains, id.bytes);
-    return reply.u8("contains") === 1;
+    const reply = await this.#connection.request(MessageType.Contains, ContainsCodec.encodeRequest, id.bytes);
+    return ContainsCodec.decodeReply(reply);
   }
 
   /**
@@ -364,37 +360,31 @@ export class PlasmaClient {
    */
   async delete(idOrIds: ObjectID | readonly ObjectID[]): Promise<number> {
     const ids = Array.isArray(idOrIds) ? (idOrIds as readonly ObjectID[]) : [idOrIds as ObjectID];
-    const idBytes = ids.map((id) => id.bytes);
-    const reply = await this.#connection.request(MessageType.Delete, (out, requestId) =>
-      encodeIdList(out, MessageType.Delete, requestId, idBytes),
+    const reply = await this.#connection.request(
+      MessageType.Delete,
+      DeleteCodec.encodeRequest,
+      ids.map((id) => id.bytes),
     );
-    return reply.u64("deleted");
+    return DeleteCodec.decodeReply(reply);
   }
 
   /** Evicts sealed, unused objects in policy order until at least `bytes` are freed; returns bytes freed. */
   async evict(bytes: number): Promise<number> {
     checkSize(bytes, "bytes");
-    const reply = await this.#connection.request(MessageType.Evict, (out, requestId) =>
-      encodeU64(out, MessageType.Evict, 0, requestId, bytes),
-    );
-    return reply.u64("freed");
+    const reply = await this.#connection.request(MessageType.Evict, EvictCodec.encodeRequest, bytes);
+    return EvictCodec.decodeReply(reply);
   }
 
   /** XXH64 of the object's data then metadata, as 8 bytes (big-endian), computed by the store on demand. */
   async hash(id: ObjectID): Promise<Uint8Array> {
-    const idBytes = id.bytes;
-    const reply = await this.#connection.request(MessageType.Hash, (out, requestId) =>
-      encodeIdRequest(out, MessageType.Hash, requestId, idBytes),
-    );
-    return reply.blob(8, "hash").slice();
+    const reply = await this.#connection.request(MessageType.Hash, HashCodec.encodeRequest, id.bytes);
+    return HashCodec.decodeReply(reply);
   }
 
   /** Every object in the store. */
   async list(): Promise<ObjectInfo[]> {
-    const reply = await this.#connection.request(MessageType.List, (out, requestId) =>
-      encodeEmptyRequest(out, MessageType.List, requestId),
-    );
-    return decodeListReply(reply).map((o) => ({ ...o, id: new ObjectID(o.id) }));
+    const reply = await this.#connection.request(MessageType.List, ListCodec.encodeRequest);
+    return ListCodec.decodeReply(reply).map((o) => ({ ...o, id: new ObjectID(o.id) }));
   }
 
   /** The store's capacity in bytes. */
@@ -404,36 +394,44 @@ export class PlasmaClient {
 
   /** Capacity, used bytes, object and client counts. */
   async storeInfo(): Promise<StoreInfo> {
-    const reply = await this.#connection.request(MessageType.StoreInfo, (out, requestId) =>
-      encodeEmptyRequest(out, MessageType.StoreInfo, requestId),
-    );
-    return decodeStoreInfoReply(reply);
+    const reply = await this.#connection.request(MessageType.StoreInfo, StoreInfoCodec.encodeRequest);
+    return StoreInfoCodec.decodeReply(reply);
   }
 
   /** A human-readable summary of the store. */
   async debugString(): Promise<string> {
-    const reply = await this.#connection.request(MessageType.DebugString, (out, requestId) =>
-      encodeEmptyRequest(out, MessageType.DebugString, requestId),
-    );
-    return decodeDebugString(reply);
+    const reply = await this.#connection.request(MessageType.DebugString, DebugStringCodec.encodeRequest);
+    return DebugStringCodec.decodeReply(reply);
   }
 
   /**
    * Notifications of sealed objects (those already sealed first, in seal order) and of deletions and
    * evictions (`deleted: true`), in order. Resolves once the store has registered the subscriber.
+   *
+   * Unread notifications queue in this process, at most `options.maxQueuedNotifications` of them
+   * (default DEFAULT_MAX_QUEUED_NOTIFICATIONS, 1,000,000, about 190 MB): a subscriber that falls further
+   * behind loses its subscription, not silently some notifications. The iteration yields what was queued,
+   * then throws SubscriptionOverflowError; subscribe again to resume (the new subscription starts with
+   * every object sealed by then). The first batch (the objects already sealed) counts too: raise the
+   * bound for a store holding more sealed objects than it.
    */
-  async subscribe(): Promise<AsyncIterable<ObjectNotification>> {
-    const subscription = new Subscription(() => this.#subscriptions.delete(subscription));
+  async subscribe(options: SubscribeOptions = {}): Promise<AsyncIterable<ObjectNotification>> {
+    const maxQueued = options.maxQueuedNotifications ?? DEFAULT_MAX_QUEUED_NOTIFICATIONS;
+    if (!Number.isSafeInteger(maxQueued) || maxQueued < 1)
+      throw new RangeError(`maxQueuedNotifications must be a positive integer, got ${maxQueued}.`);
+    const subscription = new Subscription(() => this.#subscriptions.delete(subscription), maxQueued);
     this.#subscriptions.add(subscription);
     try {
-      await this.#connection.requestStream(
+      const reply = await this.#connection.requestStream(
         MessageType.Subscribe,
-        (out, requestId) => encodeEmptyRequest(out, MessageType.Subscribe, requestId),
+        SubscribeCodec.encodeRequest,
         (body: ByteReader) => {
-          for (const note of decodeNotifications(body))
+          if (!subscription.accepting) return;
+          for (const note of NotificationCodec.decode(body))
             subscription.push({ ...note, id: new ObjectID(note.id) });
         },
       );
+      SubscribeCodec.decodeReply(reply);
     } catch (error) {
       this.#subscriptions.delete(subscription);
       throw error;
@@ -553,10 +551,8 @@ export class PlasmaClient {
   }
 
   async #requestSeal(id: ObjectID): Promise<void> {
-    const idBytes = id.bytes;
-    await this.#connection.request(MessageType.Seal, (out, requestId) =>
-      encodeIdRequest(out, MessageType.Seal, requestId, idBytes),
-    );
+    const reply = await this.#connection.request(MessageType.Seal, SealCodec.encodeRequest, id.bytes);
+    SealCodec.decodeReply(reply);
   }
 
   // ------------------------------------------------------------------ lifetime
@@ -628,7 +624,7 @@ export class PlasmaClient {
     if (this.#connection.closed || this.#references.idleCount === 0) return;
     const idle = this.#references.takeIdle();
     this.#connection.send((out) => {
-      for (const holding of idle) encodeRelease(out, holding.id, holding.storeGrants);
+      for (const holding of idle) ReleaseCodec.encodeRequestNoReply(out, holding.id, holding.storeGrants);
     });
   }
 

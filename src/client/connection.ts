@@ -2,20 +2,20 @@ import type { Socket, SocketHandler, UnixSocketOptions } from "bun";
 import { closeFd, connectUnix, recvFd, SystemError } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
 import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
+import {
+  decodeWelcomeFrame,
+  ErrorReplyCodec,
+  HelloCodec,
+  MAX_ADVISED_POLL_US,
+  MessageType,
+  messageName,
+  PollAdviceCodec,
+  type Welcome,
+} from "../protocol/codecs/index.ts";
 import { PlasmaConnectionError, type PlasmaError, ProtocolError } from "../protocol/errors.ts";
 import { EventLoopPoller } from "../protocol/event-loop-poller.ts";
 import { FLAG_ERROR, FrameReader } from "../protocol/frame.ts";
 import { FRAME_HEADER_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
-import {
-  decodeErrorReply,
-  decodePollAdvice,
-  decodeWelcome,
-  encodeHello,
-  MAX_ADVISED_POLL_US,
-  MESSAGE_TYPE_NAMES,
-  MessageType,
-  type Welcome,
-} from "../protocol/messages.ts";
 
 /** How long the handshake may take before connect gives up. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -258,36 +258,38 @@ export class Connection {
         this.#fail(new PlasmaConnectionError(`The connection to plasma_store at ${this.socketPath} closed.`)),
       error: (_socket, error) => this.#log.warn({ err: error.message }, "socket error"),
     };
-    // Bun adopts an already-connected descriptor with `fd` (see shared notes); its types only know `unix`.
+    // Bun.connect adopts an already-connected descriptor given as `fd` (it works, though Bun's types only
+    // know `unix`); every connect goes through here, so the client tests exercise it.
     const options = { fd, socket: handler } as unknown as UnixSocketOptions<undefined>;
     this.#socket = await Bun.connect<undefined>(options);
   }
 
   async #hello(welcome: Welcome): Promise<void> {
-    const pending = this.request(MessageType.Hello, (out, requestId) =>
-      encodeHello(out, requestId, PROTOCOL_VERSION, process.pid),
-    );
+    const pending = this.request(MessageType.Hello, HelloCodec.encodeRequest, {
+      version: PROTOCOL_VERSION,
+      pid: process.pid,
+    });
     if (welcome.version !== PROTOCOL_VERSION) {
       pending.catch(() => {});
       throw new ProtocolError(
         `Protocol version mismatch: plasma_store at ${this.socketPath} speaks version ${welcome.version}, this client speaks ${PROTOCOL_VERSION}; use matching bun-plasma versions.`,
       );
     }
-    await pending;
+    HelloCodec.decodeReply(await pending);
   }
 
   #frame(type: number, flags: number, requestId: number, body: Uint8Array, view: DataView): void {
     if (requestId === 0) {
       if (type === MessageType.PollAdvice && flags === 0) {
         try {
-          this.#pollUs = Math.min(decodePollAdvice(new ByteReader(body, view)), this.#pollCapUs);
+          this.#pollUs = Math.min(PollAdviceCodec.decode(new ByteReader(body, view)), this.#pollCapUs);
         } catch (error) {
           this.#log.warn({ err: (error as Error).message }, "ignoring a malformed PollAdvice");
         }
         return;
       }
       if ((flags & FLAG_ERROR) !== 0) {
-        const error = decodeErrorReply(body);
+        const error = ErrorReplyCodec.decode(new ByteReader(body, view));
         this.#log.error({ code: error.code, err: error.message }, "plasma_store reported an error");
         if (type === 0)
           this.#fail(
@@ -305,19 +307,21 @@ export class Connection {
     }
     const pending = this.#pending.get(requestId);
     if (pending === undefined) {
-      this.#log.warn({ requestId, type: MESSAGE_TYPE_NAMES[type] }, "reply to no pending request");
+      this.#log.warn({ requestId, type: messageName(type) }, "reply to no pending request");
+      return;
+    }
+    if ((flags & FLAG_ERROR) !== 0) {
+      // Decoded before the request leaves #pending: a malformed reply fails the connection, and with it
+      // this request.
+      const error = ErrorReplyCodec.decode(new ByteReader(body, view));
+      this.#pending.delete(requestId);
+      pending.reject(error);
       return;
     }
     this.#pending.delete(requestId);
-    if ((flags & FLAG_ERROR) !== 0) {
-      pending.reject(decodeErrorReply(body));
-      return;
-    }
     if (type !== pending.type) {
       pending.reject(
-        new ProtocolError(
-          `Reply of type ${MESSAGE_TYPE_NAMES[type] ?? type} to a ${MESSAGE_TYPE_NAMES[pending.type]} request.`,
-        ),
+        new ProtocolError(`Reply of ${messageName(type)} to a ${messageName(pending.type)} request.`),
       );
       return;
     }
@@ -376,11 +380,11 @@ function parseWelcome(payload: Uint8Array, socketPath: string): Welcome | Plasma
       `plasma_store at ${socketPath} closed the connection during the handshake.`,
     );
   }
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const bodyBytes = view.getUint32(0, true);
-  const type = view.getUint16(4, true);
-  if (type !== MessageType.Welcome || bodyBytes !== payload.length - FRAME_HEADER_BYTES) {
-    throw new ProtocolError(`The peer at ${socketPath} did not send a plasma_store welcome.`);
+  try {
+    return decodeWelcomeFrame(payload);
+  } catch (error) {
+    if (error instanceof ProtocolError)
+      throw new ProtocolError(`The peer at ${socketPath}: ${error.message}`);
+    throw error;
   }
-  return decodeWelcome(payload.subarray(FRAME_HEADER_BYTES));
 }

@@ -12,6 +12,7 @@ export {
   type PlasmaErrorCode,
   ProtocolError,
   StoreFullError,
+  SubscriptionOverflowError,
 } from "../protocol/errors.ts";
 export { ObjectID } from "../protocol/object-id.ts";
 export {
@@ -25,8 +26,10 @@ export {
   PlasmaClient,
   type PutOptions,
   type StoreInfo,
+  type SubscribeOptions,
   type ValueWithMetadata,
 } from "./client.ts";
+export { DEFAULT_MAX_QUEUED_NOTIFICATIONS } from "./subscription.ts";
 export { type ArrowValue, getArrowStreamSize, readArrowStream, writeArrowStream } from "./values/arrow.ts";
 export { type ByteSink, FixedSizeBufferWriter, MockOutputStream } from "./values/sink.ts";
 export {

@@ -1,4 +1,4 @@
-import type { ObjectLocation } from "../protocol/messages.ts";
+import type { ObjectLocation } from "../protocol/codecs/index.ts";
 
 /**
  * Objects for which the client remembers references that ended by garbage collection but were never

@@ -1,36 +1,64 @@
-import type { PlasmaConnectionError } from "../protocol/errors.ts";
+import { type PlasmaConnectionError, SubscriptionOverflowError } from "../protocol/errors.ts";
 import type { ObjectNotification } from "./client.ts";
 
 /**
- * An async iterable over the notifications of one subscribe(). Notifications queue until read; the
- * iteration ends with the connection's error when the connection closes, or normally after `return()`.
+ * Default bound of a subscription's queue of unread notifications: about 190 MB of queued notifications
+ * (some 190 bytes each), and room for the first batch of a store holding up to a million sealed objects.
+ */
+export const DEFAULT_MAX_QUEUED_NOTIFICATIONS = 1_000_000;
+
+/**
+ * An async iterable over the notifications of one subscribe(). Notifications queue until read, at most
+ * `maxQueued` of them: the one after that ends the subscription with a SubscriptionOverflowError, which
+ * the iteration throws once the queued notifications are read (nothing is dropped silently; notifications
+ * after the overflow are not kept). The iteration also ends with the connection's error when the
+ * connection closes, or normally after `return()`.
  */
 export class Subscription implements AsyncIterable<ObjectNotification>, AsyncIterator<ObjectNotification> {
   readonly #queue: ObjectNotification[] = [];
   #head = 0;
   #waiting: { resolve: (r: IteratorResult<ObjectNotification>) => void; reject: (e: Error) => void } | null =
     null;
-  #error: PlasmaConnectionError | null = null;
+  #error: PlasmaConnectionError | SubscriptionOverflowError | null = null;
   #done = false;
+  readonly #maxQueued: number;
   readonly #onEnd: () => void;
 
-  constructor(onEnd: () => void) {
+  constructor(onEnd: () => void, maxQueued = DEFAULT_MAX_QUEUED_NOTIFICATIONS) {
     this.#onEnd = onEnd;
+    this.#maxQueued = maxQueued;
+  }
+
+  /** False once the subscription takes no more notifications (returned, overflowed or failed). */
+  get accepting(): boolean {
+    return !this.#done && this.#error === null;
+  }
+
+  /** Notifications received and not read yet. */
+  get queuedCount(): number {
+    return this.#queue.length - this.#head;
   }
 
   push(note: ObjectNotification): void {
-    if (this.#done) return;
+    if (!this.accepting) return;
     const waiting = this.#waiting;
     if (waiting !== null) {
       this.#waiting = null;
       waiting.resolve({ value: note, done: false });
       return;
     }
+    if (this.queuedCount >= this.#maxQueued) {
+      this.#error = new SubscriptionOverflowError(
+        `A subscriber left ${this.#maxQueued} notifications unread, the most its subscription may queue; the subscription ended there. Read notifications as they come, or raise subscribe's maxQueuedNotifications.`,
+      );
+      this.#onEnd();
+      return;
+    }
     this.#queue.push(note);
   }
 
   fail(error: PlasmaConnectionError): void {
-    if (this.#done) return;
+    if (!this.accepting) return;
     this.#error = error;
     const waiting = this.#waiting;
     this.#waiting = null;

@@ -16,7 +16,8 @@ export type PlasmaErrorCode =
   | "LIMIT_EXCEEDED"
   | "ACCESS_DENIED"
   | "INVALID_VALUE"
-  | "VALUE_FORMAT";
+  | "VALUE_FORMAT"
+  | "SUBSCRIPTION_OVERFLOW";
 
 /** Base class of every error this package throws on purpose. */
 export class PlasmaError extends Error {
@@ -88,6 +89,16 @@ export class LimitExceededError extends PlasmaError {
 export class AccessDeniedError extends PlasmaError {
   constructor(message: string) {
     super(message, "ACCESS_DENIED");
+  }
+}
+
+/**
+ * A subscriber left more notifications unread than its subscription may queue (subscribe's
+ * maxQueuedNotifications): the subscription ended there. Raised by the client, never sent on the wire.
+ */
+export class SubscriptionOverflowError extends PlasmaError {
+  constructor(message: string) {
+    super(message, "SUBSCRIPTION_OVERFLOW");
   }
 }
 
