@@ -217,24 +217,33 @@ export class StoreServer {
           `uid ${cred.uid} is not allowed to use this store (--allow-uid ${allow.join(",")}); ask its operator.`,
         );
       }
-      const session = this.#core.connectClient(cred);
-      conn.clientId = session.id;
+      conn.clientId = this.#core.connectClient(cred).id;
     } catch (error) {
-      const refusal = error instanceof PlasmaError ? error : new PlasmaError(String(error));
-      this.#log.warn({ peerPid: cred.pid, peerUid: cred.uid, reason: refusal.message }, "client refused");
-      const out = new ByteWriter(256);
-      encodeWelcomeRefusal(out, refusal);
-      try {
-        sendBytes(fdOf(socket), out.bytes.subarray(0, out.length));
-      } catch {
-        // The peer is gone already.
-      }
-      conn.closed = true;
-      socket.end();
+      this.#refuse(socket, conn, error);
       return;
     }
     this.#sockets.add(socket);
     this.#updatePollAdvice();
+    this.#welcome(socket, conn);
+  }
+
+  /** Tells a peer the store will not serve it (no fd goes with the refusal), and hangs up. */
+  #refuse(socket: ConnSocket, conn: Connection, error: unknown): void {
+    const refusal = error instanceof PlasmaError ? error : new PlasmaError(String(error));
+    this.#log.warn({ peerPid: conn.pid, peerUid: conn.uid, reason: refusal.message }, "client refused");
+    const out = new ByteWriter(256);
+    encodeWelcomeRefusal(out, refusal);
+    try {
+      sendBytes(fdOf(socket), out.bytes.subarray(0, out.length));
+    } catch {
+      // The peer is gone already.
+    }
+    conn.closed = true;
+    socket.end();
+  }
+
+  /** Sends the Welcome with the arena's descriptor; hangs up if it cannot be sent. */
+  #welcome(socket: ConnSocket, conn: Connection): void {
     const welcome = new ByteWriter(128);
     encodeWelcome(welcome, {
       version: PROTOCOL_VERSION,
@@ -249,13 +258,13 @@ export class StoreServer {
       sendFd(fdOf(socket), this.#options.arena.fd, welcome.bytes.subarray(0, welcome.length));
     } catch (error) {
       this.#log.warn(
-        { clientId: conn.clientId, peerPid: cred.pid, err: (error as Error).message },
+        { clientId: conn.clientId, peerPid: conn.pid, err: (error as Error).message },
         "could not send the arena fd",
       );
       socket.end();
       return;
     }
-    this.#log.info({ clientId: conn.clientId, peerPid: cred.pid, peerUid: cred.uid }, "client connected");
+    this.#log.info({ clientId: conn.clientId, peerPid: conn.pid, peerUid: conn.uid }, "client connected");
   }
 
   #close(socket: ConnSocket): void {
