@@ -98,7 +98,7 @@ export type GetResult = (ObjectEntry | null)[];
 
 export class StoreCore {
   readonly capacityBytes: number;
-  readonly limits: StoreLimits;
+  readonly limits: Readonly<StoreLimits>;
   readonly #counters: StoreCounters = zeroCounters();
   readonly #allocator: Allocator;
   readonly #objects = new ObjectTable();
@@ -154,6 +154,7 @@ export class StoreCore {
     };
   }
 
+  /** The eviction policy in use (stats() has it too; this one costs no snapshot). */
   get evictionPolicy(): EvictionPolicyName {
     return this.#policy.name;
   }
