@@ -29,7 +29,7 @@ for await (const chunk of Bun.stdin.stream()) {
     Bun.gc(true);
     await Bun.sleep(10);
     Bun.gc(true);
-    console.log(`${rssAnonBytes()} ${process.memoryUsage().heapUsed} ${store.core.objects.size}`);
+    console.log(`${rssAnonBytes()} ${process.memoryUsage().heapUsed} ${store.core.stats().objectCount}`);
   }
 }
 await store.stop();

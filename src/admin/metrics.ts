@@ -96,7 +96,7 @@ export class AdminMetrics {
       registers: [r],
       collect() {
         this.reset();
-        this.set({ policy: service.core.policy.name }, 1);
+        this.set({ policy: service.core.evictionPolicy }, 1);
       },
     });
     for (const [field, name, help] of COUNTERS) {

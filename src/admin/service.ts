@@ -3,7 +3,7 @@ import { PlasmaError } from "../protocol/errors.ts";
 import { EVICTION_POLICY_NAMES, isEvictionPolicyName } from "../store/eviction/policy.ts";
 import type { ObjectEntry } from "../store/object-table.ts";
 import type { StoreCounters } from "../store/stats.ts";
-import { type ClientSession, hexOf, type StoreCore, type StoreEvent } from "../store/store.ts";
+import { type ClientStatus, hexOf, type StoreCore, type StoreEvent } from "../store/store.ts";
 import {
   AdminFailedPreconditionError,
   AdminInvalidArgumentError,
@@ -242,19 +242,19 @@ function summaryOf(entry: ObjectEntry): ObjectSummaryView {
   };
 }
 
-function clientOf(session: ClientSession, referencesHeld = 0): ClientView {
+function clientOf(status: ClientStatus, referencesHeld = 0): ClientView {
   return {
-    clientId: session.id,
-    pid: session.pid,
-    uid: session.uid,
-    gid: session.gid,
-    connectTimeMs: session.connectTime,
-    objectsHeld: session.held.size,
+    clientId: status.id,
+    pid: status.pid,
+    uid: status.uid,
+    gid: status.gid,
+    connectTimeMs: status.connectTimeMs,
+    objectsHeld: status.objectsHeld,
     referencesHeld,
-    bytesCreated: session.bytesCreated,
-    pendingGets: session.waiters.size,
-    pendingCreates: session.pendingCreates.size,
-    objectsCreating: session.creating.size,
+    bytesCreated: status.bytesCreated,
+    pendingGets: status.waitingGets,
+    pendingCreates: status.waitingCreates,
+    objectsCreating: status.objectsCreating,
   };
 }
 
@@ -317,7 +317,7 @@ export class AdminService {
       pageSizeBytes: o.arena.pageSizeBytes,
       startTimeMs: o.startTimeMs,
       uptimeSeconds: (Date.now() - o.startTimeMs) / 1000,
-      evictionPolicy: this.#core.policy.name,
+      evictionPolicy: this.#core.evictionPolicy,
       admin: o.endpoints(),
       reservedBytes: memory.reservedBytes,
       faultedBytes: memory.faultedBytes,
@@ -326,28 +326,26 @@ export class AdminService {
   }
 
   stats(): StatsView {
-    const core = this.#core;
-    const a = core.allocator;
-    const t = core.objects;
-    const free = a.freeBytes;
-    const largest = a.largestFreeBlockBytes;
+    const s = this.#core.stats();
+    const free = s.freeBytes;
+    const largest = s.largestFreeBlockBytes;
     return {
-      capacityBytes: core.capacityBytes,
-      usedBytes: a.usedBytes,
+      capacityBytes: s.capacityBytes,
+      usedBytes: s.usedBytes,
       freeBytes: free,
       largestFreeBlockBytes: largest,
       fragmentation: free === 0 ? 0 : 1 - largest / free,
-      objectsCreated: t.createdCount,
-      objectsSealed: t.sealedCount,
-      bytesCreated: t.createdBytes,
-      bytesSealed: t.sealedBytes,
-      evictableObjects: core.policy.evictableCount,
-      evictableBytes: core.policy.evictableBytes,
-      connectedClients: core.clients.size,
-      waitingGets: core.waitingGetCount,
-      waitingCreates: core.waitingCreateCount,
-      counters: { ...core.counters },
-      evictionPolicy: core.policy.name,
+      objectsCreated: s.createdCount,
+      objectsSealed: s.sealedCount,
+      bytesCreated: s.createdBytes,
+      bytesSealed: s.sealedBytes,
+      evictableObjects: s.evictableCount,
+      evictableBytes: s.evictableBytes,
+      connectedClients: s.clientCount,
+      waitingGets: s.waitingGetCount,
+      waitingCreates: s.waitingCreateCount,
+      counters: { ...this.#core.counters },
+      evictionPolicy: s.evictionPolicy,
     };
   }
 
@@ -377,7 +375,7 @@ export class AdminService {
     const cursor = query.pageToken ? decodeToken(query.pageToken) : null;
 
     const matching: { entry: ObjectEntry; id: string; value: number }[] = [];
-    for (const entry of this.#core.objects.values()) {
+    for (const entry of this.#core.list()) {
       if (state !== "OBJECT_STATE_UNSPECIFIED" && stateName(entry) !== state) continue;
       const size = entry.dataSize + entry.metadataSize;
       if (size < minSize || (maxSize > 0 && size > maxSize)) continue;
@@ -406,7 +404,7 @@ export class AdminService {
   /** One object with its metadata (limitBytes 0: all of it). */
   getObject(id: string, metadataLimitBytes = 0): ObjectInfoView {
     const key = keyOfHex(id);
-    const entry = this.#core.objects.get(key);
+    const entry = this.#core.entry(key);
     if (entry === undefined) throw new AdminNotFoundError(`Object ${id.toLowerCase()} is not in the store.`);
     return this.#objectInfo(entry, metadataLimitBytes === 0 ? entry.metadataSize : metadataLimitBytes);
   }
@@ -417,7 +415,7 @@ export class AdminService {
    */
   holdObject(id: string): HeldObject {
     const key = keyOfHex(id);
-    const entry = this.#core.objects.get(key);
+    const entry = this.#core.entry(key);
     if (entry === undefined) throw new AdminNotFoundError(`Object ${id.toLowerCase()} is not in the store.`);
     if (entry.state !== "sealed") {
       throw new AdminFailedPreconditionError(
@@ -430,11 +428,7 @@ export class AdminService {
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
     });
-    let held: ObjectEntry | null = null;
-    core.get(session.id, [key], 0, (result) => {
-      held = result[0] ?? null;
-    });
-    const granted = held as ObjectEntry | null;
+    const granted = core.getNow(session.id, [key])[0] ?? null;
     if (granted === null) {
       core.disconnectClient(session.id);
       throw new AdminNotFoundError(`Object ${id.toLowerCase()} is not in the store.`);
@@ -467,7 +461,7 @@ export class AdminService {
     const view: DeleteObjectsView = { deleted: [], pending: [], notFound: [] };
     keys.forEach((key, i) => {
       const id = (ids[i] as string).toLowerCase();
-      const entry = this.#core.objects.get(key);
+      const entry = this.#core.entry(key);
       if (entry === undefined) view.notFound.push(id);
       else if (entry.state === "sealed" && entry.holders.size === 0) view.deleted.push(id);
       else view.pending.push(id);
@@ -494,12 +488,12 @@ export class AdminService {
   }
 
   policy(previous = ""): EvictionPolicyView {
-    const p = this.#core.policy;
+    const s = this.#core.stats();
     return {
-      name: p.name,
+      name: s.evictionPolicy,
       available: [...EVICTION_POLICY_NAMES],
-      evictableObjects: p.evictableCount,
-      evictableBytes: p.evictableBytes,
+      evictableObjects: s.evictableCount,
+      evictableBytes: s.evictableBytes,
       previous,
     };
   }
@@ -510,21 +504,19 @@ export class AdminService {
         `Unknown eviction policy ${JSON.stringify(name)}; pick one of ${EVICTION_POLICY_NAMES.join(", ")}.`,
       );
     }
-    const previous = this.#core.policy.name;
+    const previous = this.#core.evictionPolicy;
     if (previous !== name) this.#core.setEvictionPolicy(name);
     return this.policy(previous);
   }
 
   clients(): ClientView[] {
     const references = new Map<number, number>();
-    for (const entry of this.#core.objects.values()) {
+    for (const entry of this.#core.list()) {
       for (const [clientId, count] of entry.holders) {
         references.set(clientId, (references.get(clientId) ?? 0) + count);
       }
     }
-    return [...this.#core.clients.values()].map((session) =>
-      clientOf(session, references.get(session.id) ?? 0),
-    );
+    return this.#core.clientStatuses().map((status) => clientOf(status, references.get(status.id) ?? 0));
   }
 
   /**
@@ -567,9 +559,9 @@ export class AdminService {
       ...summaryOf(entry),
       allocatedBytes: entry.allocatedBytes,
       refCount: entry.holders.size,
-      createTimeMs: entry.createTime,
+      createTimeMs: entry.createTimeMs,
       constructDurationMs: entry.constructDurationMs,
-      lastAccessTimeMs: entry.lastAccessTime,
+      lastAccessTimeMs: entry.lastAccessTimeMs,
       accessCount: entry.accessCount,
       deletePending: entry.deletePending,
       metadata:
@@ -637,9 +629,9 @@ function sortValue(orderBy: OrderByName): (entry: ObjectEntry) => number {
     case "ORDER_BY_SIZE":
       return (e) => e.dataSize + e.metadataSize;
     case "ORDER_BY_LAST_ACCESS":
-      return (e) => e.lastAccessTime;
+      return (e) => e.lastAccessTimeMs;
     case "ORDER_BY_CREATE_TIME":
-      return (e) => e.createTime;
+      return (e) => e.createTimeMs;
     default:
       throw new AdminInvalidArgumentError(`Unknown order_by ${JSON.stringify(orderBy)}.`);
   }

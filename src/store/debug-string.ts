@@ -2,20 +2,19 @@ import type { StoreCore } from "./store.ts";
 
 /** A human-readable summary of the store, as Plasma's DebugString. */
 export function debugString(core: StoreCore): string {
-  const a = core.allocator;
-  const t = core.objects;
+  const s = core.stats();
   const c = core.counters;
   return [
     "========== plasma_store ==========",
-    `capacity bytes: ${core.capacityBytes}`,
-    `used bytes: ${a.usedBytes}`,
-    `free bytes: ${a.freeBytes} (largest free block ${a.largestFreeBlockBytes})`,
-    `objects: ${t.size} (${t.createdCount} being created, ${t.sealedCount} sealed)`,
-    `bytes being created: ${t.createdBytes}`,
-    `bytes sealed: ${t.sealedBytes}`,
-    `evictable: ${core.policy.evictableCount} objects, ${core.policy.evictableBytes} bytes (policy ${core.policy.name})`,
-    `clients: ${core.clients.size}`,
-    `waiting gets: ${core.waitingGetCount}, waiting creates: ${core.waitingCreateCount}`,
+    `capacity bytes: ${s.capacityBytes}`,
+    `used bytes: ${s.usedBytes}`,
+    `free bytes: ${s.freeBytes} (largest free block ${s.largestFreeBlockBytes})`,
+    `objects: ${s.objectCount} (${s.createdCount} being created, ${s.sealedCount} sealed)`,
+    `bytes being created: ${s.createdBytes}`,
+    `bytes sealed: ${s.sealedBytes}`,
+    `evictable: ${s.evictableCount} objects, ${s.evictableBytes} bytes (policy ${s.evictionPolicy})`,
+    `clients: ${s.clientCount}`,
+    `waiting gets: ${s.waitingGetCount}, waiting creates: ${s.waitingCreateCount}`,
     `creates ${c.creates}, seals ${c.seals}, aborts ${c.aborts}, releases ${c.releases}, deletes ${c.deletes}`,
     `gets: ${c.getHits} hits, ${c.getMisses} misses, ${c.getTimeouts} timeouts`,
     `evictions: ${c.evictions} (${c.evictedBytes} bytes), store-full errors: ${c.storeFullErrors}`,

@@ -170,7 +170,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
       prefaulted: prepared.prefaulted,
       socket: socketPath,
       socketMode: `0${(options.socketMode ?? DEFAULT_SOCKET_MODE).toString(8)}`,
-      eviction: core.policy.name,
+      eviction: core.evictionPolicy,
       adminGrpc: adminPlane?.grpcAddress ?? null,
       adminHttp: adminPlane?.httpAddress ?? null,
     },

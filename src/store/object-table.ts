@@ -33,11 +33,11 @@ export interface ObjectEntry {
   /** Number of clients holding the object (what Plasma calls ref_count). */
   readonly refCount: number;
   /** Epoch ms of create, as Date.now(). */
-  readonly createTime: number;
+  readonly createTimeMs: number;
   /** Ms from create to seal; -1 while unsealed. */
   readonly constructDurationMs: number;
   /** Epoch ms of the last create, get or release touching it. */
-  readonly lastAccessTime: number;
+  readonly lastAccessTimeMs: number;
   readonly accessCount: number;
   /** Order of seal (0 while unsealed), for subscribers and FIFO. */
   readonly sealOrder: number;
@@ -58,7 +58,7 @@ export interface NewObject {
   allocatedBytes: number;
   creatorClientId: number;
   /** Epoch ms. */
-  createTime: number;
+  createTimeMs: number;
   /** Monotonic ms of create, for the construct duration. */
   createdAtMs: number;
 }
@@ -244,9 +244,9 @@ export class ObjectTable implements PolicyKeyIndex {
     this.#creator[slot] = object.creatorClientId;
     this.#holder[slot] = object.creatorClientId;
     this.#holdCount[slot] = 1;
-    this.#createTime[slot] = object.createTime;
+    this.#createTime[slot] = object.createTimeMs;
     this.#construct[slot] = object.createdAtMs;
-    this.#lastAccess[slot] = object.createTime;
+    this.#lastAccess[slot] = object.createTimeMs;
     this.#accessCount[slot] = 1;
     this.#sealOrder[slot] = 0;
     this.#insertBucket(slot, hashKey(key));
@@ -634,13 +634,13 @@ class LiveEntry implements ObjectEntry {
   get refCount(): number {
     return this.#table.refCount(this.#at());
   }
-  get createTime(): number {
+  get createTimeMs(): number {
     return this.#table.createTimeAt(this.#at());
   }
   get constructDurationMs(): number {
     return this.#table.constructDurationAt(this.#at());
   }
-  get lastAccessTime(): number {
+  get lastAccessTimeMs(): number {
     return this.#table.lastAccessAt(this.#at());
   }
   get accessCount(): number {
@@ -666,9 +666,9 @@ function snapshotOf(entry: ObjectEntry): ObjectEntry {
     creatorClientId: entry.creatorClientId,
     holders: entry.holders,
     refCount: entry.refCount,
-    createTime: entry.createTime,
+    createTimeMs: entry.createTimeMs,
     constructDurationMs: entry.constructDurationMs,
-    lastAccessTime: entry.lastAccessTime,
+    lastAccessTimeMs: entry.lastAccessTimeMs,
     accessCount: entry.accessCount,
     sealOrder: entry.sealOrder,
     deletePending: entry.deletePending,

@@ -109,8 +109,19 @@ interface Connection {
 
 type ConnSocket = Socket<Connection>;
 type LatencyOp = "create" | "seal" | "get";
+/** Serves one request: decodes the body (`r`), calls the core, writes the reply to `conn.out`. */
+type Handler = (socket: ConnSocket, conn: Connection, requestId: number, r: ByteReader) => void;
 
-/** Bun exposes the kernel descriptor of its sockets as `.fd` (see shared notes), but not in its types. */
+const MAX_MESSAGE_TYPE = Math.max(...Object.values(MessageType));
+
+/** The handler of a type clients do not send (replies and store-to-client messages). */
+function unknownType(type: number): Handler {
+  return () => {
+    throw new ProtocolError(`Unknown message type ${type}.`);
+  };
+}
+
+/** Bun exposes the kernel descriptor of its sockets as `.fd`, but not in its types. */
 function fdOf(socket: ConnSocket): number {
   return (socket as unknown as { fd: number }).fd;
 }
@@ -132,12 +143,15 @@ export class StoreServer {
   #pollAdviceUs = 0;
   /** Latencies waiting to be reported: op, seconds, op, seconds, … */
   #observations: (LatencyOp | number)[] = [];
+  /** Request handlers by message type (see #handlerTable). */
+  readonly #handlers: readonly Handler[];
 
   constructor(options: StoreServerOptions) {
     this.#options = options;
     this.#core = options.core;
     this.#log = options.logger;
     this.#pollUs = options.pollAfterReplyUs ?? defaultPollUs();
+    this.#handlers = this.#handlerTable();
   }
 
   /** Times a client was caught resizing an unsealed (`-d`) arena file and the size was restored. */
@@ -203,24 +217,33 @@ export class StoreServer {
           `uid ${cred.uid} is not allowed to use this store (--allow-uid ${allow.join(",")}); ask its operator.`,
         );
       }
-      const session = this.#core.connectClient(cred);
-      conn.clientId = session.id;
+      conn.clientId = this.#core.connectClient(cred).id;
     } catch (error) {
-      const refusal = error instanceof PlasmaError ? error : new PlasmaError(String(error));
-      this.#log.warn({ peerPid: cred.pid, peerUid: cred.uid, reason: refusal.message }, "client refused");
-      const out = new ByteWriter(256);
-      encodeWelcomeRefusal(out, refusal);
-      try {
-        sendBytes(fdOf(socket), out.bytes.subarray(0, out.length));
-      } catch {
-        // The peer is gone already.
-      }
-      conn.closed = true;
-      socket.end();
+      this.#refuse(socket, conn, error);
       return;
     }
     this.#sockets.add(socket);
     this.#updatePollAdvice();
+    this.#welcome(socket, conn);
+  }
+
+  /** Tells a peer the store will not serve it (no fd goes with the refusal), and hangs up. */
+  #refuse(socket: ConnSocket, conn: Connection, error: unknown): void {
+    const refusal = error instanceof PlasmaError ? error : new PlasmaError(String(error));
+    this.#log.warn({ peerPid: conn.pid, peerUid: conn.uid, reason: refusal.message }, "client refused");
+    const out = new ByteWriter(256);
+    encodeWelcomeRefusal(out, refusal);
+    try {
+      sendBytes(fdOf(socket), out.bytes.subarray(0, out.length));
+    } catch {
+      // The peer is gone already.
+    }
+    conn.closed = true;
+    socket.end();
+  }
+
+  /** Sends the Welcome with the arena's descriptor; hangs up if it cannot be sent. */
+  #welcome(socket: ConnSocket, conn: Connection): void {
     const welcome = new ByteWriter(128);
     encodeWelcome(welcome, {
       version: PROTOCOL_VERSION,
@@ -235,13 +258,13 @@ export class StoreServer {
       sendFd(fdOf(socket), this.#options.arena.fd, welcome.bytes.subarray(0, welcome.length));
     } catch (error) {
       this.#log.warn(
-        { clientId: conn.clientId, peerPid: cred.pid, err: (error as Error).message },
+        { clientId: conn.clientId, peerPid: conn.pid, err: (error as Error).message },
         "could not send the arena fd",
       );
       socket.end();
       return;
     }
-    this.#log.info({ clientId: conn.clientId, peerPid: cred.pid, peerUid: cred.uid }, "client connected");
+    this.#log.info({ clientId: conn.clientId, peerPid: conn.pid, peerUid: conn.uid }, "client connected");
   }
 
   #close(socket: ConnSocket): void {
@@ -250,9 +273,9 @@ export class StoreServer {
     this.#updatePollAdvice();
     this.#guardArena();
     conn.closed = true;
-    const session = this.#core.clients.get(conn.clientId);
-    const held = session?.held.size ?? 0;
-    const creating = session?.creating.size ?? 0;
+    const client = this.#core.client(conn.clientId);
+    const held = client?.objectsHeld ?? 0;
+    const creating = client?.objectsCreating ?? 0;
     this.#core.disconnectClient(conn.clientId);
     this.#log.info(
       {
@@ -417,7 +440,9 @@ export class StoreServer {
     }
     const r = conn.body.reset(body, view);
     try {
-      this.#dispatch(socket, conn, type, requestId, r);
+      const handler = this.#handlers[type];
+      if (handler === undefined) throw new ProtocolError(`Unknown message type ${type}.`);
+      handler(socket, conn, requestId, r);
     } catch (error) {
       if (error instanceof ProtocolError) throw error;
       if (!(error instanceof PlasmaError)) {
@@ -428,194 +453,184 @@ export class StoreServer {
     }
   }
 
-  #dispatch(socket: ConnSocket, conn: Connection, type: number, requestId: number, r: ByteReader): void {
-    const core = this.#core;
-    const out = conn.out;
-    const clientId = conn.clientId;
-    switch (type) {
-      case MessageType.Hello: {
-        const hello = decodeHello(r);
-        r.end("Hello");
-        if (conn.greeted) throw new ProtocolError("Hello sent twice on one connection.");
-        if (hello.version !== PROTOCOL_VERSION) {
-          throw new ProtocolError(
-            `Protocol version mismatch: the client speaks version ${hello.version}, this plasma_store speaks ${PROTOCOL_VERSION}; use matching bun-plasma versions.`,
-          );
-        }
-        conn.greeted = true;
-        encodeEmptyReply(out, type, requestId);
-        if (this.#pollAdviceUs > 0) encodePollAdvice(out, this.#pollAdviceUs);
-        return;
-      }
-      case MessageType.Create: {
-        const req = decodeCreate(r, DEFAULT_MAX_METADATA_BYTES);
-        r.end("Create");
-        // The frame's bytes are reused after this call; a create that waits for memory keeps copies.
-        req.id = req.id.slice();
-        req.metadata = req.metadata.slice();
-        const key = objectKey(req.id);
-        const createStart = performance.now();
-        core.createOrWait(
-          clientId,
-          { id: req.id, key, dataSize: req.dataSize, metadataSize: req.metadata.length },
-          req.waitMs,
-          (result) => {
-            this.#observe("create", createStart);
-            if (conn.closed) return;
-            if (result instanceof PlasmaError) {
-              encodeErrorReply(conn.out, type, requestId, result);
-            } else {
-              this.#writeMetadata(result, req.metadata);
-              encodeCreateReply(conn.out, requestId, result);
-            }
-            this.#scheduleFlush(socket, conn);
-          },
-        );
-        return;
-      }
-      case MessageType.CreateAndSeal: {
-        const req = decodeCreateAndSeal(r, DEFAULT_MAX_METADATA_BYTES, MAX_INLINE_DATA_BYTES);
-        r.end("CreateAndSeal");
-        const key = objectKey(req.id);
-        const entry = core.create(clientId, {
-          id: req.id,
-          key,
-          dataSize: req.data.length,
-          metadataSize: req.metadata.length,
-        });
-        try {
-          this.#writeMetadata(entry, req.metadata);
-          if (req.data.length > 0) this.#arenaView(entry.offset, req.data.length).set(req.data);
-          core.seal(clientId, key);
-          core.release(clientId, key, 1);
-        } catch (error) {
-          if (core.objects.get(key)?.state === "created") core.abort(clientId, key);
-          throw error;
-        }
-        encodeEmptyReply(out, type, requestId);
-        return;
-      }
-      case MessageType.Seal: {
-        const key = r.key();
-        r.end("Seal");
-        const sealStart = performance.now();
-        core.seal(clientId, key);
-        this.#observe("seal", sealStart);
-        encodeEmptyReply(out, type, requestId);
-        return;
-      }
-      case MessageType.Abort: {
-        const key = r.key();
-        r.end("Abort");
-        core.abort(clientId, key);
-        encodeEmptyReply(out, type, requestId);
-        return;
-      }
-      case MessageType.Get: {
-        const req = decodeGetKeys(r, DEFAULT_MAX_IDS_PER_REQUEST);
-        r.end("Get");
-        const getStart = performance.now();
-        core.get(clientId, req.keys, req.timeoutMs, (result) => {
-          this.#observe("get", getStart);
-          if (conn.closed) return;
-          encodeGetReply(conn.out, requestId, result as GetReplyEntry[]);
-          this.#scheduleFlush(socket, conn);
-        });
-        return;
-      }
-      case MessageType.GetMetadata: {
-        const { keys, timeoutMs } = decodeGetKeys(r, DEFAULT_MAX_IDS_PER_REQUEST);
-        r.end("GetMetadata");
-        core.get(clientId, keys, timeoutMs, (result) => {
-          if (conn.closed) return;
-          const metas = result.map((entry) => (entry === null ? null : this.#metadataCopy(entry)));
-          for (let i = 0; i < result.length; i++) {
-            if (result[i] !== null) core.release(clientId, keys[i] as string, 1);
-          }
-          encodeGetMetadataReply(conn.out, requestId, metas);
-          this.#scheduleFlush(socket, conn);
-        });
-        return;
-      }
-      case MessageType.Release: {
-        const key = r.key();
-        const count = r.u32("count");
-        if (count === 0) throw new ProtocolError("Release of 0 references.");
-        r.end("Release");
-        core.release(clientId, key, count);
-        if (requestId !== 0) encodeEmptyReply(out, type, requestId);
-        return;
-      }
-      case MessageType.Contains: {
-        const key = r.key();
-        r.end("Contains");
-        encodeBoolReply(out, type, requestId, core.contains(key));
-        return;
-      }
-      case MessageType.Delete: {
-        const keys = decodeIdKeys(r, DEFAULT_MAX_IDS_PER_REQUEST);
-        r.end("Delete");
-        encodeU64(out, type, FLAG_REPLY, requestId, core.delete(keys));
-        return;
-      }
-      case MessageType.Evict: {
-        const bytes = r.u64("bytes");
-        r.end("Evict");
-        encodeU64(out, type, FLAG_REPLY, requestId, core.evict(bytes));
-        return;
-      }
-      case MessageType.Hash: {
-        const key = r.key();
-        r.end("Hash");
-        encodeBytesReply(out, type, requestId, this.#hash(core.sealedEntry(key)));
-        return;
-      }
-      case MessageType.List: {
-        r.end("List");
-        encodeListReply(
-          out,
-          requestId,
-          core.list().map((e) => ({
-            id: e.id,
-            dataSize: e.dataSize,
-            metadataSize: e.metadataSize,
-            refCount: e.holders.size,
-            createTime: e.createTime,
-            constructDurationMs: e.constructDurationMs,
-            state: e.state,
-          })),
-        );
-        return;
-      }
-      case MessageType.Subscribe: {
-        r.end("Subscribe");
-        encodeEmptyReply(out, type, requestId);
-        core.subscribe(clientId, (notes) => {
-          if (conn.closed) return;
-          encodeNotifications(conn.out, requestId, notes);
-          this.#scheduleFlush(socket, conn);
-        });
-        return;
-      }
-      case MessageType.StoreInfo: {
-        r.end("StoreInfo");
-        encodeStoreInfoReply(out, requestId, {
-          capacityBytes: core.capacityBytes,
-          usedBytes: core.allocator.usedBytes,
-          objectCount: core.objects.size,
-          clientCount: core.clients.size,
-        });
-        return;
-      }
-      case MessageType.DebugString: {
-        r.end("DebugString");
-        encodeStringReply(out, type, requestId, debugString(core));
-        return;
-      }
-      default:
-        throw new ProtocolError(`Unknown message type ${type}.`);
-    }
+  /** The handler of each request type, indexed by type; types a client never sends throw ProtocolError. */
+  #handlerTable(): Handler[] {
+    const byType: Partial<Record<number, Handler>> = {
+      [MessageType.Hello]: this.#hello,
+      [MessageType.Create]: this.#create,
+      [MessageType.CreateAndSeal]: this.#createAndSeal,
+      [MessageType.Seal]: this.#seal,
+      [MessageType.Abort]: this.#abort,
+      [MessageType.Get]: this.#get,
+      [MessageType.GetMetadata]: this.#getMetadata,
+      [MessageType.Release]: this.#release,
+      [MessageType.Contains]: this.#contains,
+      [MessageType.Delete]: this.#delete,
+      [MessageType.Evict]: this.#evict,
+      [MessageType.Hash]: this.#hash,
+      [MessageType.List]: this.#list,
+      [MessageType.Subscribe]: this.#subscribe,
+      [MessageType.StoreInfo]: this.#storeInfo,
+      [MessageType.DebugString]: this.#debugString,
+    };
+    const table: Handler[] = [];
+    for (let type = 0; type <= MAX_MESSAGE_TYPE; type++) table.push(byType[type] ?? unknownType(type));
+    return table;
   }
+
+  readonly #hello: Handler = (_socket, conn, requestId, r) => {
+    const hello = decodeHello(r);
+    r.end("Hello");
+    if (conn.greeted) throw new ProtocolError("Hello sent twice on one connection.");
+    if (hello.version !== PROTOCOL_VERSION) {
+      throw new ProtocolError(
+        `Protocol version mismatch: the client speaks version ${hello.version}, this plasma_store speaks ${PROTOCOL_VERSION}; use matching bun-plasma versions.`,
+      );
+    }
+    conn.greeted = true;
+    encodeEmptyReply(conn.out, MessageType.Hello, requestId);
+    if (this.#pollAdviceUs > 0) encodePollAdvice(conn.out, this.#pollAdviceUs);
+  };
+
+  readonly #create: Handler = (socket, conn, requestId, r) => {
+    const req = decodeCreate(r, DEFAULT_MAX_METADATA_BYTES);
+    r.end("Create");
+    // The frame's bytes are reused after this call; a create that waits for memory keeps copies.
+    const id = req.id.slice();
+    const metadata = req.metadata.slice();
+    const spec = { id, key: objectKey(id), dataSize: req.dataSize, metadataSize: metadata.length };
+    const createStart = performance.now();
+    this.#core.createOrWait(conn.clientId, spec, req.waitMs, (result) => {
+      this.#observe("create", createStart);
+      if (conn.closed) return;
+      if (result instanceof PlasmaError) {
+        encodeErrorReply(conn.out, MessageType.Create, requestId, result);
+      } else {
+        this.#writeMetadata(result, metadata);
+        encodeCreateReply(conn.out, requestId, result);
+      }
+      this.#scheduleFlush(socket, conn);
+    });
+  };
+
+  readonly #createAndSeal: Handler = (_socket, conn, requestId, r) => {
+    const req = decodeCreateAndSeal(r, DEFAULT_MAX_METADATA_BYTES, MAX_INLINE_DATA_BYTES);
+    r.end("CreateAndSeal");
+    const { id, data, metadata } = req;
+    const spec = { id, key: objectKey(id), dataSize: data.length, metadataSize: metadata.length };
+    this.#core.createAndSeal(conn.clientId, spec, (entry) => {
+      this.#writeMetadata(entry, metadata);
+      if (data.length > 0) this.#arenaView(entry.offset, data.length).set(data);
+    });
+    encodeEmptyReply(conn.out, MessageType.CreateAndSeal, requestId);
+  };
+
+  readonly #seal: Handler = (_socket, conn, requestId, r) => {
+    const key = r.key();
+    r.end("Seal");
+    const sealStart = performance.now();
+    this.#core.seal(conn.clientId, key);
+    this.#observe("seal", sealStart);
+    encodeEmptyReply(conn.out, MessageType.Seal, requestId);
+  };
+
+  readonly #abort: Handler = (_socket, conn, requestId, r) => {
+    const key = r.key();
+    r.end("Abort");
+    this.#core.abort(conn.clientId, key);
+    encodeEmptyReply(conn.out, MessageType.Abort, requestId);
+  };
+
+  readonly #get: Handler = (socket, conn, requestId, r) => {
+    const req = decodeGetKeys(r, DEFAULT_MAX_IDS_PER_REQUEST);
+    r.end("Get");
+    const getStart = performance.now();
+    this.#core.get(conn.clientId, req.keys, req.timeoutMs, (result) => {
+      this.#observe("get", getStart);
+      if (conn.closed) return;
+      encodeGetReply(conn.out, requestId, result as GetReplyEntry[]);
+      this.#scheduleFlush(socket, conn);
+    });
+  };
+
+  readonly #getMetadata: Handler = (socket, conn, requestId, r) => {
+    const { keys, timeoutMs } = decodeGetKeys(r, DEFAULT_MAX_IDS_PER_REQUEST);
+    r.end("GetMetadata");
+    this.#core.getMetadata(conn.clientId, keys, timeoutMs, this.#metadataCopy, (metadata) => {
+      if (conn.closed) return;
+      encodeGetMetadataReply(conn.out, requestId, metadata);
+      this.#scheduleFlush(socket, conn);
+    });
+  };
+
+  readonly #release: Handler = (_socket, conn, requestId, r) => {
+    const key = r.key();
+    const count = r.u32("count");
+    if (count === 0) throw new ProtocolError("Release of 0 references.");
+    r.end("Release");
+    this.#core.release(conn.clientId, key, count);
+    if (requestId !== 0) encodeEmptyReply(conn.out, MessageType.Release, requestId);
+  };
+
+  readonly #contains: Handler = (_socket, conn, requestId, r) => {
+    const key = r.key();
+    r.end("Contains");
+    encodeBoolReply(conn.out, MessageType.Contains, requestId, this.#core.contains(key));
+  };
+
+  readonly #delete: Handler = (_socket, conn, requestId, r) => {
+    const keys = decodeIdKeys(r, DEFAULT_MAX_IDS_PER_REQUEST);
+    r.end("Delete");
+    encodeU64(conn.out, MessageType.Delete, FLAG_REPLY, requestId, this.#core.delete(keys));
+  };
+
+  readonly #evict: Handler = (_socket, conn, requestId, r) => {
+    const bytes = r.u64("bytes");
+    r.end("Evict");
+    encodeU64(conn.out, MessageType.Evict, FLAG_REPLY, requestId, this.#core.evict(bytes));
+  };
+
+  readonly #hash: Handler = (_socket, conn, requestId, r) => {
+    const key = r.key();
+    r.end("Hash");
+    const digest = this.#digest(this.#core.sealedEntry(key));
+    encodeBytesReply(conn.out, MessageType.Hash, requestId, digest);
+  };
+
+  readonly #list: Handler = (_socket, conn, requestId, r) => {
+    r.end("List");
+    const objects = this.#core.list().map((e) => ({
+      id: e.id,
+      dataSize: e.dataSize,
+      metadataSize: e.metadataSize,
+      refCount: e.holders.size,
+      createTime: e.createTimeMs,
+      constructDurationMs: e.constructDurationMs,
+      state: e.state,
+    }));
+    encodeListReply(conn.out, requestId, objects);
+  };
+
+  readonly #subscribe: Handler = (socket, conn, requestId, r) => {
+    r.end("Subscribe");
+    encodeEmptyReply(conn.out, MessageType.Subscribe, requestId);
+    this.#core.subscribe(conn.clientId, (notes) => {
+      if (conn.closed) return;
+      encodeNotifications(conn.out, requestId, notes);
+      this.#scheduleFlush(socket, conn);
+    });
+  };
+
+  readonly #storeInfo: Handler = (_socket, conn, requestId, r) => {
+    r.end("StoreInfo");
+    const { capacityBytes, usedBytes, objectCount, clientCount } = this.#core.stats();
+    encodeStoreInfoReply(conn.out, requestId, { capacityBytes, usedBytes, objectCount, clientCount });
+  };
+
+  readonly #debugString: Handler = (_socket, conn, requestId, r) => {
+    r.end("DebugString");
+    encodeStringReply(conn.out, MessageType.DebugString, requestId, debugString(this.#core));
+  };
 
   /** A view of the store's own mapping of the arena, after making sure the file still has its size. */
   #arenaView(offset: number, lengthBytes: number): Uint8Array {
@@ -669,13 +684,13 @@ export class StoreServer {
     this.#arenaView(entry.offset + entry.dataSize, metadata.length).set(metadata);
   }
 
-  #metadataCopy(entry: ObjectEntry): Uint8Array {
+  readonly #metadataCopy = (entry: ObjectEntry): Uint8Array => {
     if (entry.metadataSize === 0) return new Uint8Array(0);
     return this.#arenaView(entry.offset + entry.dataSize, entry.metadataSize).slice();
-  }
+  };
 
   /** XXH64 of data then metadata (contiguous in the arena), as 8 big-endian bytes. */
-  #hash(entry: ObjectEntry): Uint8Array {
+  #digest(entry: ObjectEntry): Uint8Array {
     const total = entry.dataSize + entry.metadataSize;
     const bytes = total === 0 ? new Uint8Array(0) : this.#arenaView(entry.offset, total);
     const digest = Bun.hash.xxHash64(bytes);

@@ -18,7 +18,7 @@ import {
 } from "./eviction/policy.ts";
 import { defaultLimits, type StoreLimits } from "./limits.ts";
 import { type ObjectEntry, ObjectTable } from "./object-table.ts";
-import { type StoreCounters, zeroCounters } from "./stats.ts";
+import { type StoreCounters, type StoreStats, zeroCounters } from "./stats.ts";
 import { GetWaiter, WaiterRegistry } from "./waiters.ts";
 
 /**
@@ -40,9 +40,25 @@ export interface ClientInfo {
   gid: number;
 }
 
-export interface ClientSession extends ClientInfo {
+/** A client as the edges see it: a snapshot, made when asked for. */
+export interface ClientStatus extends ClientInfo {
   readonly id: number;
-  readonly connectTime: number;
+  /** Epoch ms of connect, as Date.now(). */
+  readonly connectTimeMs: number;
+  /** Objects this client holds store references to (one per object, however many references). */
+  readonly objectsHeld: number;
+  /** Unsealed objects this client created. */
+  readonly objectsCreating: number;
+  readonly waitingGets: number;
+  readonly waitingCreates: number;
+  /** Bytes of data and metadata of every object this client created, since it connected. */
+  readonly bytesCreated: number;
+}
+
+/** The core's own record of a client; never handed out (edges get ClientStatus). */
+interface ClientSession extends ClientInfo {
+  readonly id: number;
+  readonly connectTimeMs: number;
   /** Keys of objects this client holds store references to. */
   readonly held: Set<string>;
   /** Keys of unsealed objects this client created. */
@@ -72,7 +88,7 @@ export type StoreEvent =
       kind: "object_created" | "object_sealed" | "object_aborted" | "object_deleted" | "object_evicted";
       entry: ObjectEntry;
     }
-  | { kind: "client_connected" | "client_disconnected"; client: ClientSession }
+  | { kind: "client_connected" | "client_disconnected"; client: ClientStatus }
   | { kind: "policy_changed"; from: EvictionPolicyName; to: EvictionPolicyName };
 
 export type StoreEventListener = (event: StoreEvent) => void;
@@ -82,8 +98,8 @@ export type GetResult = (ObjectEntry | null)[];
 
 export class StoreCore {
   readonly capacityBytes: number;
-  readonly limits: StoreLimits;
-  readonly counters: StoreCounters = zeroCounters();
+  readonly limits: Readonly<StoreLimits>;
+  readonly #counters: StoreCounters = zeroCounters();
   readonly #allocator: Allocator;
   readonly #objects = new ObjectTable();
   readonly #clients = new Map<number, ClientSession>();
@@ -110,18 +126,60 @@ export class StoreCore {
 
   // ------------------------------------------------------------------ observation
 
-  get allocator(): Allocator {
-    return this.#allocator;
+  /** Counters since start (a live read-only view: it changes as the store works). */
+  get counters(): Readonly<StoreCounters> {
+    return this.#counters;
   }
-  get objects(): ObjectTable {
-    return this.#objects;
+
+  /** Memory, objects, eviction and clients now, as a fresh snapshot. */
+  stats(): StoreStats {
+    const allocator = this.#allocator;
+    const table = this.#objects;
+    return {
+      capacityBytes: this.capacityBytes,
+      usedBytes: allocator.usedBytes,
+      freeBytes: allocator.freeBytes,
+      largestFreeBlockBytes: allocator.largestFreeBlockBytes,
+      objectCount: table.size,
+      createdCount: table.createdCount,
+      createdBytes: table.createdBytes,
+      sealedCount: table.sealedCount,
+      sealedBytes: table.sealedBytes,
+      evictableCount: this.#policy.evictableCount,
+      evictableBytes: this.#policy.evictableBytes,
+      evictionPolicy: this.#policy.name,
+      clientCount: this.#clients.size,
+      waitingGetCount: this.#waiters.size,
+      waitingCreateCount: this.#createQueue.length,
+    };
   }
-  get clients(): ReadonlyMap<number, ClientSession> {
-    return this.#clients;
+
+  /** The eviction policy in use (stats() has it too; this one costs no snapshot). */
+  get evictionPolicy(): EvictionPolicyName {
+    return this.#policy.name;
   }
-  get policy(): EvictionPolicy {
-    return this.#policy;
+
+  /** The object's entry (a live read-only view), or undefined if it is not in the store. */
+  entry(key: string): ObjectEntry | undefined {
+    return this.#objects.get(key);
   }
+
+  /** Every object (live views), in table slot order. */
+  list(): ObjectEntry[] {
+    return [...this.#objects.values()];
+  }
+
+  /** A snapshot of the client, or undefined if it is not connected. */
+  client(clientId: number): ClientStatus | undefined {
+    const session = this.#clients.get(clientId);
+    return session === undefined ? undefined : statusOf(session);
+  }
+
+  /** Snapshots of every connected client, in connect order. */
+  clientStatuses(): ClientStatus[] {
+    return [...this.#clients.values()].map(statusOf);
+  }
+
   get waitingGetCount(): number {
     return this.#waiters.size;
   }
@@ -137,7 +195,7 @@ export class StoreCore {
   // ------------------------------------------------------------------ clients
 
   /** Registers a client; throws if the store is at its client limit. */
-  connectClient(info: ClientInfo): ClientSession {
+  connectClient(info: ClientInfo): ClientStatus {
     if (this.#clients.size >= this.limits.maxClients) {
       throw new LimitExceededError(
         `The store already serves ${this.#clients.size} clients, its limit (--max-clients ${this.limits.maxClients}); try again later or raise the limit.`,
@@ -146,7 +204,7 @@ export class StoreCore {
     const session: ClientSession = {
       ...info,
       id: this.#nextClientId++,
-      connectTime: this.#clock.now(),
+      connectTimeMs: this.#clock.now(),
       held: new Set(),
       creating: new Set(),
       waiters: new Set(),
@@ -155,8 +213,9 @@ export class StoreCore {
       bytesCreated: 0,
     };
     this.#clients.set(session.id, session);
-    this.#emit({ kind: "client_connected", client: session });
-    return session;
+    const status = statusOf(session);
+    this.#emit({ kind: "client_connected", client: status });
+    return status;
   }
 
   /** Releases everything the client held, aborts its unsealed objects, drops its blocked gets. */
@@ -176,8 +235,9 @@ export class StoreCore {
       const slot = this.#objects.slotOf(key);
       if (slot >= 0) this.#releaseAll(client, slot, key);
     }
+    assert(client.held.size === 0 && client.creating.size === 0, "a leaving client holds nothing");
     this.#clients.delete(clientId);
-    this.#emit({ kind: "client_disconnected", client });
+    this.#emit({ kind: "client_disconnected", client: statusOf(client) });
     this.#serveCreateQueue();
   }
 
@@ -192,7 +252,7 @@ export class StoreCore {
     this.#checkCreate(spec);
     const entry = this.#tryCreate(client, spec);
     if (entry === null) {
-      this.counters.storeFullErrors++;
+      this.#counters.storeFullErrors++;
       throw this.#storeFull(spec);
     }
     return entry;
@@ -232,7 +292,7 @@ export class StoreCore {
       if (waitMs > 0) {
         pending.timer = this.#clock.setTimeout(() => {
           if (!this.#removePendingCreate(pending)) return;
-          this.counters.storeFullErrors++;
+          this.#counters.storeFullErrors++;
           done(this.#storeFull(spec, waitMs));
         }, waitMs);
       }
@@ -256,7 +316,7 @@ export class StoreCore {
     }
     client.creating.delete(key);
     table.markSealed(slot, this.#nextSealOrder++, this.#clock.monotonicMs());
-    this.counters.seals++;
+    this.#counters.seals++;
     this.#policy.objectSealed(key, table.sizeAt(slot));
     const entry = table.entryAt(slot, key);
     this.#emit({ kind: "object_sealed", entry });
@@ -283,6 +343,22 @@ export class StoreCore {
     this.#serveCreateQueue();
   }
 
+  /**
+   * Creates, fills (the edge writes data and metadata into the entry's block), seals and releases the
+   * object, as one transaction: if `fill` or the seal throws, the object is aborted and the error rethrown.
+   */
+  createAndSeal(clientId: number, spec: CreateSpec, fill: (entry: ObjectEntry) => void): void {
+    const entry = this.create(clientId, spec);
+    try {
+      fill(entry);
+      this.seal(clientId, spec.key);
+    } catch (error) {
+      this.#abortIfCreating(clientId, spec.key);
+      throw error;
+    }
+    this.release(clientId, spec.key, 1);
+  }
+
   // ------------------------------------------------------------------ get / release
 
   /**
@@ -291,11 +367,7 @@ export class StoreCore {
    */
   get(clientId: number, keys: readonly string[], timeoutMs: number, done: (result: GetResult) => void): void {
     const client = this.#client(clientId);
-    if (keys.length > this.limits.maxIdsPerRequest) {
-      throw new LimitExceededError(
-        `${keys.length} ids in one get is over the limit of ${this.limits.maxIdsPerRequest} (--max-ids-per-request); split the get into smaller batches.`,
-      );
-    }
+    this.#checkGetSize(keys);
     const unsealed: string[] = [];
     for (const key of keys) if (this.#objects.get(key)?.state !== "sealed") unsealed.push(key);
     if (unsealed.length === 0 || timeoutMs === 0) {
@@ -316,13 +388,48 @@ export class StoreCore {
       waiter.timer = this.#clock.setTimeout(() => {
         waiter.timer = null;
         if (this.#waiters.remove(waiter)) {
-          this.counters.getTimeouts++;
+          this.#counters.getTimeouts++;
           waiter.complete();
         }
       }, timeoutMs);
     }
     client.waiters.add(waiter);
     this.#waiters.add(waiter);
+  }
+
+  /** A get that does not wait: the entries (a reference granted per found sealed object), null for the rest. */
+  getNow(clientId: number, keys: readonly string[]): GetResult {
+    const client = this.#client(clientId);
+    this.#checkGetSize(keys);
+    return this.#grant(client, keys);
+  }
+
+  /**
+   * A get of the objects' metadata only: waits as get does, copies each found object's metadata out
+   * through `readMetadata` (the edge reads the arena), gives the references back, then calls `done` with
+   * the copies (null for objects not found). May call done synchronously.
+   */
+  getMetadata(
+    clientId: number,
+    keys: readonly string[],
+    timeoutMs: number,
+    readMetadata: (entry: ObjectEntry) => Uint8Array,
+    done: (metadata: (Uint8Array | null)[]) => void,
+  ): void {
+    this.get(clientId, keys, timeoutMs, (result) => {
+      const metadata: (Uint8Array | null)[] = new Array(result.length).fill(null);
+      try {
+        for (let i = 0; i < result.length; i++) {
+          const entry = result[i];
+          if (entry !== null && entry !== undefined) metadata[i] = readMetadata(entry);
+        }
+      } finally {
+        for (let i = 0; i < result.length; i++) {
+          if (result[i] !== null) this.release(clientId, keys[i] as string, 1);
+        }
+      }
+      done(metadata);
+    });
   }
 
   /** Gives back `count` store references of this client to the object. */
@@ -346,7 +453,7 @@ export class StoreCore {
         `This client holds ${held} references to object ${hexOf(key)}, cannot release ${count}.`,
       );
     }
-    this.counters.releases += count;
+    this.#counters.releases += count;
     table.touch(slot, this.#clock.now(), false);
     if (count < held) {
       table.setHoldCount(slot, clientId, held - count);
@@ -390,11 +497,6 @@ export class StoreCore {
     const freed = this.#evict(bytes);
     if (freed > 0) this.#serveCreateQueue();
     return freed;
-  }
-
-  /** Every object (live views), in table slot order. */
-  list(): ObjectEntry[] {
-    return [...this.#objects.values()];
   }
 
   /** The entry of a sealed object, for hashing and reading; throws if absent or unsealed. */
@@ -489,6 +591,23 @@ export class StoreCore {
     return client;
   }
 
+  #checkGetSize(keys: readonly string[]): void {
+    if (keys.length > this.limits.maxIdsPerRequest) {
+      throw new LimitExceededError(
+        `${keys.length} ids in one get is over the limit of ${this.limits.maxIdsPerRequest} (--max-ids-per-request); split the get into smaller batches.`,
+      );
+    }
+  }
+
+  /** Aborts the object if the client is still creating it (a failed createAndSeal). */
+  #abortIfCreating(clientId: number, key: string): void {
+    const client = this.#clients.get(clientId);
+    const slot = this.#objects.slotOf(key);
+    if (client === undefined || slot < 0 || !client.creating.has(key)) return;
+    this.#abortEntry(client, slot, key);
+    this.#serveCreateQueue();
+  }
+
   #checkCreate(spec: CreateSpec): void {
     const total = spec.dataSize + spec.metadataSize;
     if (spec.metadataSize > this.limits.maxMetadataBytes) {
@@ -497,7 +616,7 @@ export class StoreCore {
       );
     }
     if (total > this.capacityBytes) {
-      this.counters.storeFullErrors++;
+      this.#counters.storeFullErrors++;
       throw new StoreFullError(
         `Object ${hexOf(spec.key)} needs ${total} bytes, more than the store's whole capacity of ${this.capacityBytes}; start plasma_store with a larger -m.`,
       );
@@ -536,14 +655,20 @@ export class StoreCore {
       metadataSize: spec.metadataSize,
       allocatedBytes: this.#allocator.blockSizeBytes(offset),
       creatorClientId: client.id,
-      createTime: this.#clock.now(),
+      createTimeMs: this.#clock.now(),
       createdAtMs: this.#clock.monotonicMs(),
     });
     const entry = this.#objects.entryAt(slot, spec.key);
+    assert(
+      entry.allocatedBytes >= total && offset + total <= this.capacityBytes,
+      "the block fits the object",
+    );
+    assert(this.#allocator.allocationCount === this.#objects.size, "one allocation per object");
+    assert(!client.held.has(spec.key) && !client.creating.has(spec.key), "a new object has no holder yet");
     client.held.add(spec.key);
     client.creating.add(spec.key);
     client.bytesCreated += total;
-    this.counters.creates++;
+    this.#counters.creates++;
     this.#emit({ kind: "object_created", entry });
     return entry;
   }
@@ -603,12 +728,13 @@ export class StoreCore {
       const key = keys[i] as string;
       const slot = table.slotOf(key);
       if (slot < 0 || !table.isSealed(slot)) {
-        this.counters.getMisses++;
+        this.#counters.getMisses++;
         result[i] = null;
         continue;
       }
-      this.counters.getHits++;
+      this.#counters.getHits++;
       const held = table.holdCount(slot, client.id);
+      assert(client.held.has(key) === held > 0, "the client's held set matches the object's holders");
       if (held === 0) client.held.add(key);
       this.#policy.accessBegan(key);
       table.setHoldCount(slot, client.id, held + 1);
@@ -626,6 +752,7 @@ export class StoreCore {
   /** The client stops holding the object entirely. */
   #dropHolder(client: ClientSession, slot: number, key: string): void {
     const table = this.#objects;
+    assert(client.held.has(key) && table.holdCount(slot, client.id) > 0, "only a holder stops holding");
     table.setHoldCount(slot, client.id, 0);
     client.held.delete(key);
     if (table.refCount(slot) > 0) return;
@@ -638,7 +765,7 @@ export class StoreCore {
   }
 
   #releaseAll(client: ClientSession, slot: number, key: string): void {
-    this.counters.releases += this.#objects.holdCount(slot, client.id);
+    this.#counters.releases += this.#objects.holdCount(slot, client.id);
     this.#dropHolder(client, slot, key);
   }
 
@@ -646,7 +773,7 @@ export class StoreCore {
     client.creating.delete(key);
     client.held.delete(key);
     this.#objects.setHoldCount(slot, client.id, 0);
-    this.counters.aborts++;
+    this.#counters.aborts++;
     this.#removeEntry(slot, key, "object_aborted");
   }
 
@@ -667,15 +794,17 @@ export class StoreCore {
     kind: "object_deleted" | "object_evicted" | "object_aborted",
   ): void {
     const table = this.#objects;
-    for (const clientId of table.holderIds(slot)) this.#clients.get(clientId)?.held.delete(key);
+    assert(table.refCount(slot) === 0, "a removed object is not held");
+    assert(table.isSealed(slot) === (kind !== "object_aborted"), "only unsealed objects are aborted");
     this.#policy.objectRemoved(key);
     this.#allocator.free(table.offsetAt(slot));
     const entry = table.remove(slot);
+    assert(this.#allocator.allocationCount === table.size, "one allocation per object");
     if (kind === "object_evicted") {
-      this.counters.evictions++;
-      this.counters.evictedBytes += entry.dataSize + entry.metadataSize;
+      this.#counters.evictions++;
+      this.#counters.evictedBytes += entry.dataSize + entry.metadataSize;
     } else if (kind === "object_deleted") {
-      this.counters.deletes++;
+      this.#counters.deletes++;
     }
     this.#emit({ kind, entry });
     if (entry.state === "sealed") this.#notify(entry, true);
@@ -694,6 +823,26 @@ export class StoreCore {
   #emit(event: StoreEvent): void {
     for (const listener of this.#listeners) listener(event);
   }
+}
+
+function statusOf(session: ClientSession): ClientStatus {
+  return {
+    id: session.id,
+    pid: session.pid,
+    uid: session.uid,
+    gid: session.gid,
+    connectTimeMs: session.connectTimeMs,
+    objectsHeld: session.held.size,
+    objectsCreating: session.creating.size,
+    waitingGets: session.waiters.size,
+    waitingCreates: session.pendingCreates.size,
+    bytesCreated: session.bytesCreated,
+  };
+}
+
+/** Cheap checks where state changes; a failure is a bug in the store, never a caller's error. */
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`store core invariant: ${message}`);
 }
 
 function notificationOf(entry: ObjectEntry, deleted: boolean): NotificationWire {

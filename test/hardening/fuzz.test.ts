@@ -301,7 +301,7 @@ test(`fuzz: ${FRAMES} random and broken frames, a connection storm; the store li
   };
   // Warm up (timers, sockets, JIT) before taking the baselines.
   await session(store.socketPath, -1, 200, figures);
-  await waitUntil("the warm-up client is gone", () => store.core.clients.size === 0);
+  await waitUntil("the warm-up client is gone", () => store.core.stats().clientCount === 0);
   Bun.gc(true);
   const baselineFds = fdCount(process.pid);
   const baselineHeap = heapSize();
@@ -319,7 +319,7 @@ test(`fuzz: ${FRAMES} random and broken frames, a connection storm; the store li
   });
   await Promise.all([...workers, storm(store.socketPath, figures)]);
 
-  await waitUntil("every fuzz connection is gone", () => store.core.clients.size === 0, 60_000);
+  await waitUntil("every fuzz connection is gone", () => store.core.stats().clientCount === 0, 60_000);
   const core = store.core;
   core.checkInvariants();
   expect(core.waitingGetCount).toBe(0);
@@ -331,7 +331,7 @@ test(`fuzz: ${FRAMES} random and broken frames, a connection storm; the store li
 
   // A well-behaved client (another process: connect blocks in the handshake) is served, and cleans up
   // everything the fuzzer left behind.
-  const objectsLeft = core.objects.size;
+  const objectsLeft = core.stats().objectCount;
   console.log(JSON.stringify({ ...figures, objectsLeft, counters: core.counters, violations }));
   const checker = await runClientProcess(WELL_BEHAVED, [store.socketPath]);
   expect(checker.code).toBe(0);
@@ -340,11 +340,11 @@ test(`fuzz: ${FRAMES} random and broken frames, a connection storm; the store li
     listed: objectsLeft + 1,
     invariants: "ok",
   });
-  await waitUntil("the checking client is gone", () => core.clients.size === 0);
+  await waitUntil("the checking client is gone", () => core.stats().clientCount === 0);
 
   core.checkInvariants();
-  expect(core.allocator.usedBytes).toBe(0);
-  expect(core.objects.size).toBe(0);
+  expect(core.stats().usedBytes).toBe(0);
+  expect(core.stats().objectCount).toBe(0);
   await waitUntil("descriptors are back to the baseline", () => fdCount(process.pid) === baselineFds);
   Bun.gc(true);
   const heapGrowth = heapSize() - baselineHeap;

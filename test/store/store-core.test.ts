@@ -6,9 +6,11 @@ import {
   ObjectExistsError,
   ObjectNotFoundError,
   ObjectNotSealedError,
+  PlasmaError,
   StoreFullError,
 } from "../../src/protocol/errors.ts";
 import type { NotificationWire } from "../../src/protocol/messages.ts";
+import type { ObjectEntry } from "../../src/store/object-table.ts";
 import { type CreateSpec, type GetResult, StoreCore, type StoreEvent } from "../../src/store/store.ts";
 import { FakeClock } from "./fake-clock.ts";
 
@@ -28,7 +30,7 @@ function setup(capacityBytes = 10_000, policy: "lru" | "fifo" | "lfu" | "none" =
   return { core, clock, a, b };
 }
 
-function getNow(core: StoreCore, client: number, keys: string[], timeoutMs = 0): GetResult {
+function getSync(core: StoreCore, client: number, keys: string[], timeoutMs = 0): GetResult {
   let result: GetResult | undefined;
   core.get(client, keys, timeoutMs, (r) => {
     result = r;
@@ -50,14 +52,14 @@ describe("StoreCore lifecycle", () => {
     core.seal(a, s.key);
     expect(() => core.seal(a, s.key)).toThrow(ObjectAlreadySealedError);
     expect(core.contains(s.key)).toBe(true);
-    const [got] = getNow(core, b, [s.key]);
+    const [got] = getSync(core, b, [s.key]);
     expect(got?.offset).toBe(entry.offset);
     expect(entry.holders.size).toBe(2);
     core.release(a, s.key, 1);
     expect(() => core.release(a, s.key, 1)).toThrow(ObjectNotFoundError);
     core.release(b, s.key, 1);
     expect(entry.holders.size).toBe(0);
-    expect(core.policy.evictableCount).toBe(1);
+    expect(core.stats().evictableCount).toBe(1);
     core.checkInvariants();
   });
 
@@ -67,7 +69,7 @@ describe("StoreCore lifecycle", () => {
     core.create(a, s);
     expect(() => core.abort(b, s.key)).toThrow(ObjectNotFoundError);
     core.abort(a, s.key);
-    expect(core.objects.size).toBe(0);
+    expect(core.stats().objectCount).toBe(0);
     core.create(b, s);
     core.seal(b, s.key);
     expect(() => core.abort(b, s.key)).toThrow(ObjectAlreadySealedError);
@@ -92,17 +94,17 @@ describe("StoreCore lifecycle", () => {
     core.release(a, x.key, 1);
     core.create(a, z);
     expect(core.delete([x.key, y.key, z.key, spec(99).key])).toBe(1);
-    expect(core.objects.has(x.key)).toBe(false);
-    expect(core.objects.has(y.key)).toBe(true);
+    expect(core.entry(x.key)).toBeUndefined();
+    expect(core.entry(y.key)).toBeDefined();
     core.release(a, y.key, 1);
-    expect(core.objects.has(y.key)).toBe(false);
+    expect(core.entry(y.key)).toBeUndefined();
     core.seal(a, z.key);
-    getNow(core, b, [z.key]);
+    getSync(core, b, [z.key]);
     core.release(a, z.key, 1);
-    expect(core.objects.has(z.key)).toBe(true);
+    expect(core.entry(z.key)).toBeDefined();
     core.release(b, z.key, 1);
-    expect(core.objects.has(z.key)).toBe(false);
-    expect(core.allocator.usedBytes).toBe(0);
+    expect(core.entry(z.key)).toBeUndefined();
+    expect(core.stats().usedBytes).toBe(0);
     core.checkInvariants();
   });
 
@@ -124,10 +126,184 @@ describe("StoreCore lifecycle", () => {
     expect(core.waitingGetCount).toBe(0);
     expect(clock.pendingTimers).toBe(0);
     expect(answered).toBe(false);
-    expect(core.objects.has(y.key)).toBe(false);
-    expect(core.objects.get(x.key)?.holders.size).toBe(0);
+    expect(core.entry(y.key)).toBeUndefined();
+    expect(core.entry(x.key)?.holders.size).toBe(0);
     core.checkInvariants();
-    expect(core.clients.has(b)).toBe(true);
+    expect(core.client(b)).toBeDefined();
+  });
+});
+
+describe("StoreCore transactions", () => {
+  test("createAndSeal fills the new block, then seals and releases: the object is sealed and unheld", () => {
+    const { core, a, b } = setup();
+    const s = spec(70, 100, 8);
+    const filled: ObjectEntry[] = [];
+    core.createAndSeal(a, s, (entry) => {
+      expect(entry.state).toBe("created");
+      filled.push(entry);
+    });
+    expect(filled.length).toBe(1);
+    const entry = core.entry(s.key);
+    expect(entry?.state).toBe("sealed");
+    expect(entry?.offset).toBe(filled[0]?.offset as number);
+    expect(entry?.holders.size).toBe(0);
+    expect(core.contains(s.key)).toBe(true);
+    expect(core.client(a)?.objectsHeld).toBe(0);
+    expect(core.counters).toMatchObject({ creates: 1, seals: 1, releases: 1, aborts: 0 });
+    expect(() => core.createAndSeal(b, s, () => {})).toThrow(ObjectExistsError);
+    core.checkInvariants();
+  });
+
+  test("createAndSeal rolls back: a fill that throws aborts the object and rethrows its error", () => {
+    const { core, a } = setup(1000);
+    const kinds: string[] = [];
+    core.onEvent((e) => kinds.push(e.kind));
+    const s = spec(71, 600);
+    const failure = new Error("arena write failed");
+    expect(() =>
+      core.createAndSeal(a, s, () => {
+        throw failure;
+      }),
+    ).toThrow(failure);
+    expect(core.entry(s.key)).toBeUndefined();
+    expect(core.stats().usedBytes).toBe(0);
+    expect(core.client(a)).toMatchObject({ objectsHeld: 0, objectsCreating: 0 });
+    expect(core.counters).toMatchObject({ creates: 1, aborts: 1, seals: 0 });
+    expect(kinds).toEqual(["object_created", "object_aborted"]);
+    core.checkInvariants();
+    core.createAndSeal(a, s, () => {});
+    expect(core.contains(s.key)).toBe(true);
+    core.checkInvariants();
+  });
+
+  test("createAndSeal that cannot create never calls fill", () => {
+    const { core, a } = setup(1000);
+    let calls = 0;
+    expect(() => core.createAndSeal(a, spec(72, 2000), () => calls++)).toThrow(StoreFullError);
+    expect(calls).toBe(0);
+    expect(core.stats().objectCount).toBe(0);
+  });
+
+  test("getMetadata reads each found object's metadata and gives its reference back", () => {
+    const { core, a, b } = setup();
+    const [x, y] = [spec(73, 10, 3), spec(74, 10, 0)];
+    for (const s of [x, y]) core.createAndSeal(a, s, () => {});
+    const read: string[] = [];
+    let answer: (Uint8Array | null)[] | null = null;
+    core.getMetadata(
+      b,
+      [x.key, spec(75).key, y.key],
+      0,
+      (entry) => {
+        read.push(entry.key);
+        expect(entry.holders.get(b)).toBe(1);
+        return new Uint8Array(entry.metadataSize).fill(7);
+      },
+      (metadata) => {
+        answer = metadata;
+      },
+    );
+    expect(read).toEqual([x.key, y.key]);
+    expect(answer as unknown as (Uint8Array | null)[]).toEqual([
+      new Uint8Array([7, 7, 7]),
+      null,
+      new Uint8Array(0),
+    ]);
+    expect(core.entry(x.key)?.holders.size).toBe(0);
+    expect(core.entry(y.key)?.holders.size).toBe(0);
+    expect(core.client(b)?.objectsHeld).toBe(0);
+    expect(core.counters.releases).toBe(4);
+    core.checkInvariants();
+  });
+
+  test("getMetadata waits like get, and releases even when reading the metadata fails", () => {
+    const { core, a, b } = setup();
+    const x = spec(76, 10, 2);
+    let answer: (Uint8Array | null)[] | null = null;
+    core.getMetadata(
+      b,
+      [x.key],
+      -1,
+      () => new Uint8Array([1, 2]),
+      (metadata) => {
+        answer = metadata;
+      },
+    );
+    expect(core.waitingGetCount).toBe(1);
+    core.create(a, x);
+    expect(answer).toBeNull();
+    core.seal(a, x.key);
+    expect(answer as unknown as (Uint8Array | null)[]).toEqual([new Uint8Array([1, 2])]);
+    expect(core.entry(x.key)?.holders.get(b)).toBeUndefined();
+    const failure = new Error("arena read failed");
+    const readFails = () => {
+      throw failure;
+    };
+    expect(() => core.getMetadata(b, [x.key], 0, readFails, () => {})).toThrow(failure);
+    expect(core.entry(x.key)?.holders.get(b)).toBeUndefined();
+    expect(core.client(b)?.objectsHeld).toBe(0);
+    core.checkInvariants();
+  });
+
+  test("getNow grants references to sealed objects at once and never waits", () => {
+    const { core, a, b } = setup();
+    const [x, y] = [spec(77), spec(78)];
+    core.createAndSeal(a, x, () => {});
+    core.create(a, y);
+    const result = core.getNow(b, [x.key, y.key, spec(79).key, x.key]);
+    expect(result.map((e) => e?.key ?? null)).toEqual([x.key, null, null, x.key]);
+    expect(core.waitingGetCount).toBe(0);
+    expect(core.entry(x.key)?.holders.get(b)).toBe(2);
+    expect(core.counters).toMatchObject({ getHits: 2, getMisses: 2 });
+    core.release(b, x.key, 2);
+    core.checkInvariants();
+  });
+
+  test("getNow checks the client and the id limit", () => {
+    const clock = new FakeClock();
+    const core = new StoreCore({ capacityBytes: 1000, clock, limits: { maxIdsPerRequest: 2 } });
+    const a = core.connectClient(CRED).id;
+    expect(() => core.getNow(a, [spec(1).key, spec(2).key, spec(3).key])).toThrow(LimitExceededError);
+    expect(() => core.getNow(a + 1, [spec(1).key])).toThrow(PlasmaError);
+    expect(core.getNow(a, [spec(1).key])).toEqual([null]);
+  });
+});
+
+describe("StoreCore views", () => {
+  test("client statuses and stats are snapshots with units", () => {
+    const { core, clock, a, b } = setup(10_000, "fifo");
+    const connected: StoreEvent[] = [];
+    core.onEvent((e) => connected.push(e));
+    clock.advance(5);
+    const c = core.connectClient({ pid: 7, uid: 8, gid: 9 }).id;
+    core.create(a, spec(80, 100, 20));
+    core.createAndSeal(a, spec(81, 50), () => {});
+    const before = core.client(a);
+    expect(before).toMatchObject({ id: a, objectsHeld: 1, objectsCreating: 1, bytesCreated: 170 });
+    expect(core.client(c)).toMatchObject({ pid: 7, uid: 8, gid: 9, connectTimeMs: clock.now() });
+    expect(connected[0]).toMatchObject({ kind: "client_connected", client: { id: c, objectsHeld: 0 } });
+    expect(core.clientStatuses().map((s) => s.id)).toEqual([a, b, c]);
+    expect(core.entry(spec(81).key)?.createTimeMs).toBe(clock.now());
+    expect(core.entry(spec(81).key)?.lastAccessTimeMs).toBe(clock.now());
+    expect(core.stats()).toMatchObject({
+      capacityBytes: 10_000,
+      objectCount: 2,
+      createdCount: 1,
+      createdBytes: 120,
+      sealedCount: 1,
+      sealedBytes: 50,
+      evictableCount: 1,
+      evictableBytes: 50,
+      evictionPolicy: "fifo",
+      clientCount: 3,
+    });
+    core.disconnectClient(a);
+    expect(before?.objectsHeld).toBe(1);
+    expect(core.client(a)).toBeUndefined();
+    expect(connected.at(-1)).toMatchObject({
+      kind: "client_disconnected",
+      client: { id: a, objectsHeld: 0 },
+    });
   });
 });
 
@@ -165,7 +341,7 @@ describe("StoreCore gets", () => {
     clock.advance(1);
     expect((result as unknown as GetResult).map((e) => e?.key ?? null)).toEqual([x.key, null]);
     expect(core.counters.getTimeouts).toBe(1);
-    expect(getNow(core, b, [y.key]).length).toBe(1);
+    expect(getSync(core, b, [y.key]).length).toBe(1);
     core.checkInvariants();
   });
 
@@ -185,7 +361,7 @@ describe("StoreCore memory", () => {
     const half = spec(50, 500_000_000);
     core.create(a, half);
     expect(() => core.create(a, spec(51, 500_000_001))).toThrow(StoreFullError);
-    expect(core.objects.has(spec(51).key)).toBe(false);
+    expect(core.entry(spec(51).key)).toBeUndefined();
     core.create(a, spec(52, 200_000_000));
     const { core: core2, a: c2 } = setup(10_000);
     for (let round = 0; round < 2; round++) {
@@ -207,14 +383,14 @@ describe("StoreCore memory", () => {
       core.release(a, s.key, 1);
     }
     // Use 1 again: it becomes most recently used.
-    getNow(core, b, [ids[0]?.key as string]);
+    getSync(core, b, [ids[0]?.key as string]);
     core.release(b, ids[0]?.key as string, 1);
     expect(core.evict(1)).toBe(200);
-    expect(core.objects.has(ids[1]?.key as string)).toBe(false);
+    expect(core.entry(ids[1]?.key as string)).toBeUndefined();
     core.create(a, spec(5, 400));
-    expect(core.objects.has(ids[2]?.key as string)).toBe(false);
-    expect(core.objects.has(ids[3]?.key as string)).toBe(true);
-    expect(core.objects.has(ids[0]?.key as string)).toBe(true);
+    expect(core.entry(ids[2]?.key as string)).toBeUndefined();
+    expect(core.entry(ids[3]?.key as string)).toBeDefined();
+    expect(core.entry(ids[0]?.key as string)).toBeDefined();
     core.checkInvariants();
   });
 
@@ -282,8 +458,10 @@ describe("StoreCore subscribers", () => {
 describe("StoreCore invariants (property-based)", () => {
   type Op =
     | { kind: "create"; client: number; n: number; size: number }
+    | { kind: "createAndSeal"; client: number; n: number; size: number; fillFails: boolean }
     | { kind: "seal" | "abort" | "release" | "delete"; client: number; n: number }
-    | { kind: "get"; client: number; n: number; timeoutMs: number }
+    /** timeoutMs null: getNow. */
+    | { kind: "get"; client: number; n: number; timeoutMs: number | null }
     | { kind: "evict"; bytes: number }
     | { kind: "tick"; ms: number }
     | { kind: "reconnect"; client: number };
@@ -292,11 +470,18 @@ describe("StoreCore invariants (property-based)", () => {
   const op: fc.Arbitrary<Op> = fc.oneof(
     fc.record({ kind: fc.constant("create" as const), client, n, size: fc.integer({ min: 0, max: 600 }) }),
     fc.record({
+      kind: fc.constant("createAndSeal" as const),
+      client,
+      n,
+      size: fc.integer({ min: 0, max: 600 }),
+      fillFails: fc.boolean(),
+    }),
+    fc.record({
       kind: fc.constantFrom("seal" as const, "abort" as const, "release" as const, "delete" as const),
       client,
       n,
     }),
-    fc.record({ kind: fc.constant("get" as const), client, n, timeoutMs: fc.constantFrom(-1, 0, 10) }),
+    fc.record({ kind: fc.constant("get" as const), client, n, timeoutMs: fc.constantFrom(-1, 0, 10, null) }),
     fc.record({ kind: fc.constant("evict" as const), bytes: fc.integer({ min: 1, max: 1500 }) }),
     fc.record({ kind: fc.constant("tick" as const), ms: fc.integer({ min: 1, max: 20 }) }),
     fc.record({ kind: fc.constant("reconnect" as const), client }),
@@ -317,6 +502,11 @@ describe("StoreCore invariants (property-based)", () => {
                 case "create":
                   core.create(clients[o.client] as number, spec(o.n, o.size));
                   break;
+                case "createAndSeal":
+                  core.createAndSeal(clients[o.client] as number, spec(o.n, o.size), () => {
+                    if (o.fillFails) throw new ObjectNotFoundError("the fill failed");
+                  });
+                  break;
                 case "seal":
                   core.seal(clients[o.client] as number, spec(o.n).key);
                   break;
@@ -330,7 +520,8 @@ describe("StoreCore invariants (property-based)", () => {
                   core.delete([spec(o.n).key]);
                   break;
                 case "get":
-                  core.get(clients[o.client] as number, [spec(o.n).key], o.timeoutMs, () => {});
+                  if (o.timeoutMs === null) core.getNow(clients[o.client] as number, [spec(o.n).key]);
+                  else core.get(clients[o.client] as number, [spec(o.n).key], o.timeoutMs, () => {});
                   break;
                 case "evict":
                   core.evict(o.bytes);
@@ -347,11 +538,11 @@ describe("StoreCore invariants (property-based)", () => {
               if (!(error instanceof Error) || !("code" in error)) throw error;
             }
             core.checkInvariants();
-            expect(core.allocator.usedBytes).toBeLessThanOrEqual(2000);
+            expect(core.stats().usedBytes).toBeLessThanOrEqual(2000);
           }
           for (const id of clients) core.disconnectClient(id);
           core.checkInvariants();
-          for (const entry of core.objects.values()) {
+          for (const entry of core.list()) {
             expect(entry.state).toBe("sealed");
             expect(entry.holders.size).toBe(0);
           }

@@ -60,7 +60,7 @@ function json(body: unknown, status = 200): Response {
 /** The tick: stats and clients (with bytes held), one pass over the object table. */
 export function dashboardTick(service: AdminService): DashboardTick {
   const bytesHeld = new Map<number, number>();
-  for (const entry of service.core.objects.values()) {
+  for (const entry of service.core.list()) {
     for (const clientId of entry.holders.keys()) {
       bytesHeld.set(clientId, (bytesHeld.get(clientId) ?? 0) + entry.dataSize + entry.metadataSize);
     }
