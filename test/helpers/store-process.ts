@@ -31,6 +31,11 @@ export interface StoreProcessOptions {
    * does not change with the machine. Unset: whatever the test runs on.
    */
   cpus?: number;
+  /**
+   * Leaves the admin plane to the CLI's defaults (127.0.0.1:50051 and :9090). Only for tests about those
+   * ports: otherwise the admin plane is off unless `args` or `env` name an address.
+   */
+  adminDefaults?: boolean;
 }
 
 /** A fresh temporary directory for sockets and files; removed by the caller. */
@@ -43,6 +48,7 @@ export function tempDir(prefix = "plasma-test-"): string {
  * `env`): a test store must not take the default ports 50051/9090 from whoever else uses the machine.
  */
 function adminOffFlags(options: StoreProcessOptions): string[] {
+  if (options.adminDefaults === true) return [];
   const args = options.args ?? [];
   const flags: string[] = [];
   if (!args.includes("--admin-grpc") && options.env?.PLASMA_ADMIN_GRPC === undefined) {
