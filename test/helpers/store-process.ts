@@ -1,5 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { STORE_CLI } from "./daemon.ts";
@@ -60,15 +60,23 @@ function adminOffFlags(options: StoreProcessOptions): string[] {
   return flags;
 }
 
-/** `taskset -c 0-(n-1)`, or nothing when no CPU count is asked for. */
+/** The CPUs this process may run on (Cpus_allowed_list of /proc/self/status), in order. */
+function allowedCpus(): number[] {
+  const line = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? "";
+  return line.split(",").flatMap((range) => {
+    const [first, last] = range.split("-").map(Number) as [number, number | undefined];
+    return Array.from({ length: (last ?? first) - first + 1 }, (_, i) => first + i);
+  });
+}
+
+/** `taskset -c` with the first n CPUs this process may use, or nothing when no CPU count is asked for. */
 function cpuPrefix(cpus: number | undefined): string[] {
   if (cpus === undefined) return [];
-  if (availableParallelism() < cpus) {
-    throw new Error(
-      `this test needs ${cpus} CPUs to pin the store to; the machine has ${availableParallelism()}`,
-    );
+  const allowed = allowedCpus();
+  if (allowed.length < cpus) {
+    throw new Error(`this test pins the store to ${cpus} CPUs; it may only use ${allowed.length}`);
   }
-  return ["taskset", "-c", `0-${cpus - 1}`];
+  return ["taskset", "-c", allowed.slice(0, cpus).join(",")];
 }
 
 /**
