@@ -316,7 +316,8 @@ describe("list, delete, subscribe", () => {
     expect(await fx.client.delete([id, ObjectID.fromRandom()])).toBe(0);
     expect(await fx.client.contains(id)).toBe(true);
     await fx.client.release(id);
-    // No wait: the store handles this connection's requests in order, so the release comes first.
+    // The release goes out on the next turn of the client's event loop; the delete follows it.
+    await waitUntil("the object is deleted at its last release", async () => !(await fx.client.contains(id)));
     expect(await fx.client.contains(id)).toBe(false);
   });
 

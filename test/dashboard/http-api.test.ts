@@ -108,7 +108,7 @@ describe("dashboard HTTP API", () => {
     expect(response.headers.get("x-data-size-bytes")).toBe(String(data.length));
     expect(response.headers.get("content-disposition")).toBe(`attachment; filename="${id.hex()}.bin"`);
     expect(Buffer.compare(new Uint8Array(await response.arrayBuffer()), data)).toBe(0);
-    // The admin plane's hold is given back once the body is sent: only this test's s.client is left.
+    // The admin plane's hold is given back once the body is sent: only this test's client is left.
     expect((await s.admin.clients()).map((c) => c.pid)).toEqual([process.pid]);
     expect((await s.admin.getObject(id.hex())).refCount).toBe(0);
 
