@@ -1,27 +1,19 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { connect, ObjectID, type PlasmaClient } from "../../src/client/index.ts";
-import { ADMIN_CLI, type AdminStore, pattern, runAdminCli, startAdminStore } from "./helpers.ts";
-
-setDefaultTimeout(180_000);
+import { ObjectID } from "../../src/client/index.ts";
+import { useAdminStore } from "../helpers/store-fixture.ts";
+import { ADMIN_CLI, pattern, runAdminCli } from "./helpers.ts";
 
 describe("plasma-admin", () => {
-  let s: AdminStore;
-  let client: PlasmaClient;
+  const s = useAdminStore({ memory: "32MiB" });
   const big = ObjectID.fromRandom();
   const small = ObjectID.fromRandom();
   const bigData = pattern(3 * 1024 * 1024 + 17, 4);
   const cli = (...args: string[]) => runAdminCli(["--addr", s.grpc, ...args]);
 
   beforeAll(async () => {
-    s = await startAdminStore({ memory: "32MiB" });
-    client = await connect(s.store.socketPath);
-    await client.createAndSeal(big, bigData, new TextEncoder().encode("big-meta"));
-    await client.createAndSeal(small, pattern(1500, 5), new TextEncoder().encode("small"));
-  });
-  afterAll(async () => {
-    await client?.disconnect();
-    await s?.stop();
+    await s.client.createAndSeal(big, bigData, new TextEncoder().encode("big-meta"));
+    await s.client.createAndSeal(small, pattern(1500, 5), new TextEncoder().encode("small"));
   });
 
   test("info and stats, as tables and as JSON", async () => {
@@ -111,13 +103,13 @@ describe("plasma-admin", () => {
     expect(evict.code).toBe(0);
     expect(evict.stdout).toContain("evicted 1 objects, 3.0 MiB");
     expect(evict.stdout).toContain(big.hex());
-    expect(await client.contains(big)).toBe(false);
+    expect(await s.client.contains(big)).toBe(false);
 
     const rm = await cli("rm", small.hex(), "2".repeat(40));
     expect(rm.code).toBe(1);
     expect(rm.stdout).toContain(`deleted ${small.hex()}`);
     expect(rm.stdout).toContain(`not found ${"2".repeat(40)}`);
-    expect(await client.contains(small)).toBe(false);
+    expect(await s.client.contains(small)).toBe(false);
   });
 
   test("watch prints events as they happen; top refreshes a summary", async () => {
@@ -145,8 +137,8 @@ describe("plasma-admin", () => {
       exited = true;
     });
     while (!exited) {
-      await client.createAndSeal(id, pattern(10, 1));
-      await client.delete(id);
+      await s.client.createAndSeal(id, pattern(10, 1));
+      await s.client.delete(id);
       await Bun.sleep(50);
     }
     expect(await watch.exited).toBe(0);

@@ -1,33 +1,22 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { connect, ObjectID, type PlasmaClient, StoreFullError } from "../../src/client/index.ts";
-import { type AdminStore, pattern, startAdminStore } from "./helpers.ts";
-
-setDefaultTimeout(120_000);
+import { describe, expect, test } from "bun:test";
+import { ObjectID, StoreFullError } from "../../src/client/index.ts";
+import { useAdminStore } from "../helpers/store-fixture.ts";
+import { pattern } from "./helpers.ts";
 
 describe("eviction policies through the admin plane", () => {
-  let s: AdminStore;
-  let client: PlasmaClient;
-
-  beforeAll(async () => {
-    s = await startAdminStore({ memory: "8MiB", args: ["--eviction", "fifo"] });
-    client = await connect(s.store.socketPath);
-  });
-  afterAll(async () => {
-    await client?.disconnect();
-    await s?.stop();
-  });
+  const s = useAdminStore({ memory: "8MiB", args: ["--eviction", "fifo"] });
 
   /** Seals A, B, C, D (in that order), then uses A twice and B once; returns the ids in that order. */
   async function accessPattern(): Promise<string[]> {
     const ids = [0, 1, 2, 3].map(() => ObjectID.fromRandom());
-    for (const [i, id] of ids.entries()) await client.createAndSeal(id, pattern(1000, i));
+    for (const [i, id] of ids.entries()) await s.client.createAndSeal(id, pattern(1000, i));
     const [a, b] = ids as [ObjectID, ObjectID];
     for (const id of [a, a, b]) {
-      const [buffer] = await client.getBuffers([id], { timeoutMs: 0 });
+      const [buffer] = await s.client.getBuffers([id], { timeoutMs: 0 });
       expect(buffer?.length).toBe(1000);
-      await client.release(id);
+      await s.client.release(id);
       // A round trip on the same connection: the release above has reached the store.
-      expect(await client.contains(id)).toBe(true);
+      expect(await s.client.contains(id)).toBe(true);
     }
     return ids.map((id) => id.hex());
   }
@@ -71,7 +60,7 @@ describe("eviction policies through the admin plane", () => {
     for (let i = 0; i < 16 && full === null; i++) {
       const id = ObjectID.fromRandom();
       try {
-        await client.createAndSeal(id, pattern(chunk, i));
+        await s.client.createAndSeal(id, pattern(chunk, i));
         ids.push(id);
       } catch (error) {
         full = error;
@@ -88,15 +77,15 @@ describe("eviction policies through the admin plane", () => {
     // Back to LRU: the same create succeeds by evicting the least recently used object (not ids[0],
     // which is used now).
     await s.admin.setPolicy("lru");
-    const [first] = await client.getBuffers([ids[0] as ObjectID], { timeoutMs: 0 });
+    const [first] = await s.client.getBuffers([ids[0] as ObjectID], { timeoutMs: 0 });
     expect(first?.length).toBe(chunk);
-    await client.release(ids[0] as ObjectID);
-    await client.contains(ids[0] as ObjectID);
-    await client.createAndSeal(ObjectID.fromRandom(), pattern(chunk, 99));
+    await s.client.release(ids[0] as ObjectID);
+    await s.client.contains(ids[0] as ObjectID);
+    await s.client.createAndSeal(ObjectID.fromRandom(), pattern(chunk, 99));
     const after = await s.admin.stats();
     expect(after.counters.evictions).toBeGreaterThan(stats.counters.evictions);
-    expect(await client.contains(ids[0] as ObjectID)).toBe(true);
-    expect(await client.contains(ids[1] as ObjectID)).toBe(false);
+    expect(await s.client.contains(ids[0] as ObjectID)).toBe(true);
+    expect(await s.client.contains(ids[1] as ObjectID)).toBe(false);
     await expect(s.admin.setPolicy("random")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
   });
 });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -6,10 +6,10 @@ import { protoPath as healthProtoPath } from "grpc-health-check";
 import packageJson from "../../package.json" with { type: "json" };
 import { AdminCallError } from "../../src/admin/client.ts";
 import type { EventView } from "../../src/admin/service.ts";
-import { connect, ObjectID, type PlasmaClient, StoreFullError } from "../../src/client/index.ts";
-import { type AdminStore, FIXTURES, hexId, pattern, startAdminStore } from "./helpers.ts";
-
-setDefaultTimeout(120_000);
+import { connect, ObjectID, StoreFullError } from "../../src/client/index.ts";
+import { useAdminStore } from "../helpers/store-fixture.ts";
+import { waitUntil } from "../helpers/wait.ts";
+import { FIXTURES, hexId, pattern } from "./helpers.ts";
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<AdminCallError> {
   try {
@@ -25,17 +25,7 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<Admi
 const enc = (text: string) => new TextEncoder().encode(text);
 
 describe("admin gRPC against a store driven by real clients", () => {
-  let s: AdminStore;
-  let client: PlasmaClient;
-
-  beforeAll(async () => {
-    s = await startAdminStore({ memory: "8MiB" });
-    client = await connect(s.store.socketPath);
-  });
-  afterAll(async () => {
-    await client?.disconnect();
-    await s?.stop();
-  });
+  const s = useAdminStore({ memory: "8MiB" });
 
   test("GetStoreInfo describes the running store", async () => {
     const info = await s.admin.info();
@@ -60,7 +50,7 @@ describe("admin gRPC against a store driven by real clients", () => {
     const before = await s.admin.stats();
     const ids = [1, 2, 3].map((n) => ObjectID.fromHex(hexId(0xa0 + n)));
     for (let i = 0; i < 3; i++) {
-      await client.createAndSeal(
+      await s.client.createAndSeal(
         ids[i] as ObjectID,
         pattern(1000 * (i + 1), i),
         enc(`meta-${i}-`.repeat(i + 1)),
@@ -68,12 +58,12 @@ describe("admin gRPC against a store driven by real clients", () => {
     }
     const hx = ids.map((id) => id.hex()) as [string, string, string];
     const unsealedId = ObjectID.fromHex(hexId(0xb1));
-    const unsealed = await client.create(unsealedId, 4000, enc("u"));
-    const held = await client.getBuffers([ids[0] as ObjectID], { timeoutMs: 0 });
+    const unsealed = await s.client.create(unsealedId, 4000, enc("u"));
+    const held = await s.client.getBuffers([ids[0] as ObjectID], { timeoutMs: 0 });
     expect(held[0]?.length).toBe(1000);
-    expect(await client.getBuffers([ObjectID.fromHex(hexId(0xdead))], { timeoutMs: 0 })).toEqual([null]);
-    expect(await client.getBuffers([ObjectID.fromHex(hexId(0xbeef))], { timeoutMs: 30 })).toEqual([null]);
-    await expect(client.create(ObjectID.fromHex(hexId(0xf00)), 9 * 1024 * 1024)).rejects.toBeInstanceOf(
+    expect(await s.client.getBuffers([ObjectID.fromHex(hexId(0xdead))], { timeoutMs: 0 })).toEqual([null]);
+    expect(await s.client.getBuffers([ObjectID.fromHex(hexId(0xbeef))], { timeoutMs: 30 })).toEqual([null]);
+    await expect(s.client.create(ObjectID.fromHex(hexId(0xf00)), 9 * 1024 * 1024)).rejects.toBeInstanceOf(
       StoreFullError,
     );
 
@@ -169,8 +159,8 @@ describe("admin gRPC against a store driven by real clients", () => {
     // ReadObject of an unsealed object is refused.
     await expectCode(collect(s.admin.readObject(unsealedId.hex())), "FAILED_PRECONDITION");
     expect(unsealed.length).toBe(4000);
-    await client.abort(unsealedId);
-    await client.release(ids[0] as ObjectID);
+    await s.client.abort(unsealedId);
+    await s.client.release(ids[0] as ObjectID);
     expect(held.length).toBe(1);
     await s.admin.deleteObjects(ids.map((id) => id.hex()));
   });
@@ -178,7 +168,7 @@ describe("admin gRPC against a store driven by real clients", () => {
   test("ReadObject streams a sealed object in chunks, holding it while streaming", async () => {
     const id = ObjectID.fromRandom();
     const data = pattern(2_500_000, 5);
-    await client.createAndSeal(id, data, enc("m"));
+    await s.client.createAndSeal(id, data, enc("m"));
     const chunks = await collect(s.admin.readObject(id.hex(), { chunkSizeBytes: 1024 * 1024 }));
     expect(chunks.map((c) => c.offsetBytes)).toEqual([0, 1024 * 1024, 2 * 1024 * 1024]);
     expect(chunks.every((c) => c.dataSizeBytes === data.length)).toBe(true);
@@ -202,7 +192,10 @@ describe("admin gRPC against a store driven by real clients", () => {
     expect(readers.length).toBe(1);
     expect(readers[0]?.referencesHeld).toBe(1);
     await reader.return(undefined);
-    await waitFor(async () => (await s.admin.getObject(id.hex())).refCount === 0);
+    await waitUntil(
+      "the admin sees no reference",
+      async () => (await s.admin.getObject(id.hex())).refCount === 0,
+    );
     expect((await s.admin.clients()).some((c) => c.pid === s.store.proc.pid)).toBe(false);
     await s.admin.deleteObjects([id.hex()]);
   });
@@ -210,17 +203,17 @@ describe("admin gRPC against a store driven by real clients", () => {
   test("DeleteObjects removes unused objects now and in-use ones at their last release", async () => {
     const free = ObjectID.fromRandom();
     const used = ObjectID.fromRandom();
-    await client.createAndSeal(free, pattern(100, 1));
-    await client.createAndSeal(used, pattern(100, 2));
-    const buffers = await client.getBuffers([used], { timeoutMs: 0 });
+    await s.client.createAndSeal(free, pattern(100, 1));
+    await s.client.createAndSeal(used, pattern(100, 2));
+    const buffers = await s.client.getBuffers([used], { timeoutMs: 0 });
     const before = (await s.admin.stats()).counters.deletes;
     const result = await s.admin.deleteObjects([free.hex(), used.hex(), hexId(0x999)]);
     expect(result).toEqual({ deleted: [free.hex()], pending: [used.hex()], notFound: [hexId(0x999)] });
-    expect(await client.contains(free)).toBe(false);
+    expect(await s.client.contains(free)).toBe(false);
     expect((await s.admin.getObject(used.hex())).deletePending).toBe(true);
     expect(buffers[0]?.length).toBe(100);
-    await client.release(used);
-    await waitFor(async () => !(await client.contains(used)));
+    await s.client.release(used);
+    await waitUntil("the used object is evicted", async () => !(await s.client.contains(used)));
     await expectCode(s.admin.getObject(used.hex()), "NOT_FOUND");
     expect((await s.admin.stats()).counters.deletes - before).toBe(2);
     await expectCode(s.admin.deleteObjects(["zz"]), "INVALID_ARGUMENT");
@@ -260,7 +253,10 @@ describe("admin gRPC against a store driven by real clients", () => {
       proc.stdin.write("done\n");
       await proc.stdin.end();
       expect(await proc.exited).toBe(0);
-      await waitFor(async () => !(await s.admin.clients()).some((c) => c.pid === proc.pid));
+      await waitUntil(
+        "the client is gone",
+        async () => !(await s.admin.clients()).some((c) => c.pid === proc.pid),
+      );
       // Its unsealed object was aborted at disconnect; the sealed one stays.
       await expectCode(s.admin.getObject(createdHex), "NOT_FOUND");
       expect((await s.admin.getObject(heldHex)).refCount).toBe(0);
@@ -284,6 +280,11 @@ describe("admin gRPC against a store driven by real clients", () => {
     buffer.set(pattern(10, 3));
     await other.seal(id);
     await other.release(id);
+    // The client sends releases on the next turn of its event loop: let this one reach the store first.
+    await waitUntil(
+      "the release reaches the store",
+      async () => (await s.admin.getObject(id.hex())).refCount === 0,
+    );
     await s.admin.deleteObjects([id.hex()]);
     await s.admin.setPolicy("fifo");
     await s.admin.setPolicy("lru");
@@ -370,13 +371,4 @@ async function take(iterable: AsyncIterable<EventView>, n: number): Promise<Even
     if (items.length >= n) break;
   }
   return items;
-}
-
-/** Polls until the condition holds (generous: the machine is shared). */
-export async function waitFor(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await Bun.sleep(20);
-  }
 }

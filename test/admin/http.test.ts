@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { connect, ObjectID, type PlasmaClient } from "../../src/client/index.ts";
-import { type AdminStore, pattern, startAdminStore } from "./helpers.ts";
-
-setDefaultTimeout(120_000);
+import { beforeAll, describe, expect, test } from "bun:test";
+import { ObjectID } from "../../src/client/index.ts";
+import { useAdminStore } from "../helpers/store-fixture.ts";
+import { pattern } from "./helpers.ts";
 
 /** The value of an unlabelled (or exactly labelled) sample in Prometheus text. */
 function sample(metrics: string, name: string): number {
@@ -12,27 +11,20 @@ function sample(metrics: string, name: string): number {
 }
 
 describe("admin HTTP: metrics, health, readiness and JSON", () => {
-  let s: AdminStore;
-  let client: PlasmaClient;
+  const s = useAdminStore({ memory: "16MiB" });
   const ids = [ObjectID.fromRandom(), ObjectID.fromRandom(), ObjectID.fromRandom()];
   const hx = ids.map((id) => id.hex()) as [string, string, string];
   const url = (path: string) => `http://${s.http}${path}`;
 
   beforeAll(async () => {
-    s = await startAdminStore({ memory: "16MiB" });
-    client = await connect(s.store.socketPath);
     // One object through create + seal, two through createAndSeal; two gets (one hit, one miss).
-    const buffer = await client.create(ids[0] as ObjectID, 5000, new TextEncoder().encode("first"));
+    const buffer = await s.client.create(ids[0] as ObjectID, 5000, new TextEncoder().encode("first"));
     buffer.set(pattern(5000, 1));
-    await client.seal(ids[0] as ObjectID);
-    await client.createAndSeal(ids[1] as ObjectID, pattern(20_000, 2), new TextEncoder().encode("second"));
-    await client.createAndSeal(ids[2] as ObjectID, pattern(100, 3));
-    await client.getBuffers([ids[1] as ObjectID], { timeoutMs: 0 });
-    await client.getBuffers([ObjectID.fromRandom()], { timeoutMs: 0 });
-  });
-  afterAll(async () => {
-    await client?.disconnect();
-    await s?.stop();
+    await s.client.seal(ids[0] as ObjectID);
+    await s.client.createAndSeal(ids[1] as ObjectID, pattern(20_000, 2), new TextEncoder().encode("second"));
+    await s.client.createAndSeal(ids[2] as ObjectID, pattern(100, 3));
+    await s.client.getBuffers([ids[1] as ObjectID], { timeoutMs: 0 });
+    await s.client.getBuffers([ObjectID.fromRandom()], { timeoutMs: 0 });
   });
 
   test("/healthz and /readyz", async () => {

@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { connect, ObjectID } from "../../src/client/index.ts";
 import { tempDir } from "../helpers/store-process.ts";
+import { systemPageSizeBytes } from "../helpers/system.ts";
 import { startAdminStore } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
@@ -21,7 +22,7 @@ test("the admin plane shows backing, page size, reserved and faulted bytes of th
     expect(before).toMatchObject({
       backing: "file",
       backingPath: dir,
-      pageSizeBytes: 4096,
+      pageSizeBytes: systemPageSizeBytes(),
       prefaulted: false,
     });
     expect(before.reservedBytes).toBe(8 * MiB);

@@ -1,11 +1,9 @@
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { EventView } from "../../src/admin/service.ts";
 import { connect, ObjectID } from "../../src/client/index.ts";
 import { runClientProcess } from "../helpers/store-process.ts";
 import { type AdminStore, FIXTURES, pattern, startAdminStore } from "./helpers.ts";
-
-setDefaultTimeout(180_000);
 
 let s: AdminStore;
 beforeAll(async () => {

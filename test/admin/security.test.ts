@@ -1,12 +1,11 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { AdminClient } from "../../src/admin/client.ts";
+import { STORE_CLI } from "../helpers/daemon.ts";
+import { testEnv } from "../helpers/run.ts";
 import { startStoreProcess, tempDir } from "../helpers/store-process.ts";
 import { type AdminStore, adminAddresses, startAdminStore } from "./helpers.ts";
 
-setDefaultTimeout(120_000);
-
-const STORE_CLI = join(import.meta.dir, "../../src/store/cli.ts");
 const TOKEN = "s3cret-token";
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -96,7 +95,7 @@ test("a non-loopback admin address needs --admin-token or --admin-insecure", asy
         "--admin-http",
         "off",
       ],
-      { stdout: "pipe", stderr: "pipe" },
+      { stdout: "pipe", stderr: "pipe", env: testEnv() },
     );
     const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
     expect(code).toBe(2);

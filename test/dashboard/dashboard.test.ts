@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -10,10 +10,9 @@ import { type AdminStore, pattern, startAdminStore } from "../admin/helpers.ts";
 // The operator dashboard end to end: a real store with its admin plane, real client processes making
 // objects, and the page in headless Chromium (Debian's chromium + playwright-core).
 
-setDefaultTimeout(240_000);
-
 const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = join(import.meta.dir, "../artifacts");
+/** Screenshots and the downloaded object: PLASMA_TEST_ARTIFACTS, else a fresh temporary directory. */
+const ARTIFACTS = process.env.PLASMA_TEST_ARTIFACTS ?? mkdtempSync(join(tmpdir(), "plasma-dashboard-"));
 const CLIENT = join(import.meta.dir, "fixtures/client.ts");
 const TOKEN = "dashboard-s3cret";
 /** Generous: two shared cores, other engineers' tests running at the same time. */
@@ -183,6 +182,7 @@ describe("operator dashboard in headless Chromium", () => {
       throw new Error(`${CHROMIUM} is missing: run .ci/install-system-deps (apt-get install chromium).`);
     }
     mkdirSync(ARTIFACTS, { recursive: true });
+    console.log(`dashboard artifacts: ${ARTIFACTS}`);
     s = await startAdminStore({ memory: "32MiB", args: ["--admin-token", TOKEN], token: TOKEN });
     a = new ClientProcess(s.store.socketPath);
     b = new ClientProcess(s.store.socketPath);

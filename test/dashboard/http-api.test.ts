@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { connect, ObjectID, type PlasmaClient } from "../../src/client/index.ts";
-import { type AdminStore, pattern, startAdminStore } from "../admin/helpers.ts";
+import { describe, expect, test } from "bun:test";
+import { ObjectID } from "../../src/client/index.ts";
+import { pattern, startAdminStore } from "../admin/helpers.ts";
+import { useAdminStore } from "../helpers/store-fixture.ts";
 
 // The HTTP endpoints behind the dashboard, through fetch against a real store: the page, the SSE feed,
 // the data download and the three actions with their token, read-only and body rules.
-
-setDefaultTimeout(120_000);
 
 const TOKEN = "feed-s3cret";
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -46,18 +45,8 @@ async function readEvents(response: Response, until: (events: SseEvent[]) => boo
 }
 
 describe("dashboard HTTP API", () => {
-  let s: AdminStore;
-  let client: PlasmaClient;
+  const s = useAdminStore({ memory: "16MiB", args: ["--admin-token", TOKEN], token: TOKEN });
   const url = (path: string) => `http://${s.http}${path}`;
-
-  beforeAll(async () => {
-    s = await startAdminStore({ memory: "16MiB", args: ["--admin-token", TOKEN], token: TOKEN });
-    client = await connect(s.store.socketPath);
-  });
-  afterAll(async () => {
-    await client?.disconnect();
-    await s?.stop();
-  });
 
   test("GET / is the self-contained page: inline script and style, no external URL, no store data", async () => {
     const response = await fetch(url("/"));
@@ -84,7 +73,7 @@ describe("dashboard HTTP API", () => {
     const id = ObjectID.fromRandom();
     const reading = readEvents(response, (events) => events.filter((e) => e.event === "store").length >= 2);
     // The first tick is sent on connect: creating after the response headers means the feed is registered.
-    await client.createAndSeal(id, pattern(3000, 1), new TextEncoder().encode("m"));
+    await s.client.createAndSeal(id, pattern(3000, 1), new TextEncoder().encode("m"));
     const events = await reading;
     expect(events[0]?.event).toBe("tick");
     const tick = JSON.parse(events[0]?.data ?? "{}") as {
@@ -112,7 +101,7 @@ describe("dashboard HTTP API", () => {
   test("/v1/objects/ID/data: the bytes with length and file name; 409 unsealed, 404 missing, 401 without token", async () => {
     const id = ObjectID.fromRandom();
     const data = pattern(3 * 1024 * 1024 + 5, 2);
-    await client.createAndSeal(id, data);
+    await s.client.createAndSeal(id, data);
     expect((await fetch(url(`/v1/objects/${id.hex()}/data`))).status).toBe(401);
     const response = await fetch(url(`/v1/objects/${id.hex()}/data`), { headers: auth });
     expect(response.status).toBe(200);
@@ -124,7 +113,7 @@ describe("dashboard HTTP API", () => {
     expect((await s.admin.getObject(id.hex())).refCount).toBe(0);
 
     const unsealed = ObjectID.fromRandom();
-    await client.create(unsealed, 100);
+    await s.client.create(unsealed, 100);
     const conflict = await fetch(url(`/v1/objects/${unsealed.hex()}/data`), { headers: auth });
     expect(conflict.status).toBe(409);
     expect(((await conflict.json()) as { error: { code: string } }).error.code).toBe("FAILED_PRECONDITION");
@@ -163,7 +152,7 @@ describe("dashboard HTTP API", () => {
     await s.store.waitForOutput(/"method":"PUT \/v1\/policy","from":"lru","to":"fifo"/);
 
     const victim = ObjectID.fromRandom();
-    await client.createAndSeal(victim, pattern(10_000, 3));
+    await s.client.createAndSeal(victim, pattern(10_000, 3));
     const evict = await fetch(url("/v1/evict"), { method: "POST", headers: jsonAuth, body: '{"bytes":1}' });
     expect(evict.status).toBe(200);
     const evicted = (await evict.json()) as { freedBytes: number; evicted: { id: string }[] };
@@ -173,7 +162,7 @@ describe("dashboard HTTP API", () => {
     ).toBe(400);
 
     const doomed = ObjectID.fromRandom();
-    await client.createAndSeal(doomed, pattern(100, 4));
+    await s.client.createAndSeal(doomed, pattern(100, 4));
     expect((await fetch(url(`/v1/objects/${doomed.hex()}`), { method: "DELETE" })).status).toBe(401);
     const deleted = await fetch(url(`/v1/objects/${doomed.hex()}`), { method: "DELETE", headers: auth });
     expect(deleted.status).toBe(200);

@@ -1,15 +1,14 @@
-import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, statSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { runCommand } from "../helpers/run.ts";
-import { type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
-
-setDefaultTimeout(120_000);
+import { type StoreProcess, startStoreProcess, tempDir } from "../helpers/store-process.ts";
 
 /**
  * The test runs as root and starts client processes as other uids with setpriv (util-linux); the uids
  * and gids need no passwd entries. The store's temp dir is opened for traversal so only the socket's own
- * mode and owner decide who gets in.
+ * mode and owner decide who gets in. The checkout may live where those uids cannot read (a clone in a
+ * root-only directory), so the client script is bundled into a directory they can read and run there.
  */
 const CONNECT_AS = join(import.meta.dir, "clients/connect-as.ts");
 const OTHER_UID = 4242;
@@ -25,7 +24,33 @@ interface Outcome {
   message?: string;
 }
 
+let clientDir: string | undefined;
+let clientScript: string | undefined;
+
+/** Bundles connect-as.ts with the client library into a directory every uid can read. */
+async function bundleClient(): Promise<void> {
+  clientDir = tempDir("plasma-access-client-");
+  chmodSync(clientDir, 0o755);
+  const built = await Bun.build({ entrypoints: [CONNECT_AS], outdir: clientDir, target: "bun" });
+  if (!built.success) throw new Error(`bundling ${CONNECT_AS} failed:\n${built.logs.join("\n")}`);
+  clientScript = built.outputs[0]?.path;
+  if (clientScript === undefined) throw new Error(`bundling ${CONNECT_AS} wrote no file`);
+  chmodSync(clientScript, 0o644);
+}
+
+/** The gid of a group, from /etc/group. */
+function groupId(name: string): number {
+  const line = readFileSync("/etc/group", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${name}:`));
+  const gid = Number(line?.split(":")[2]);
+  if (line === undefined || !Number.isInteger(gid)) throw new Error(`no group ${name} in /etc/group`);
+  return gid;
+}
+
 async function connectAs(store: StoreProcess, uid: number | null, groups: number[] = []): Promise<Outcome> {
+  if (clientDir === undefined || clientScript === undefined)
+    throw new Error("the client is bundled in beforeAll");
   const prefix =
     uid === null
       ? []
@@ -35,8 +60,9 @@ async function connectAs(store: StoreProcess, uid: number | null, groups: number
           `--regid=${uid}`,
           groups.length > 0 ? `--groups=${groups.join(",")}` : "--clear-groups",
         ];
-  const { stdout, stderr } = await runCommand([...prefix, "bun", CONNECT_AS, store.socketPath], {
-    env: { HOME: "/tmp" },
+  const { stdout, stderr } = await runCommand([...prefix, "bun", clientScript, store.socketPath], {
+    cwd: clientDir,
+    env: { HOME: clientDir },
   });
   const line = stdout.trim().split("\n").pop() ?? "";
   if (!line.startsWith("{")) throw new Error(`client printed no result:\n${stdout}\n${stderr}`);
@@ -54,6 +80,11 @@ async function withStore(args: string[], body: (store: StoreProcess) => Promise<
 }
 
 describe.skipIf(!isRoot)("access control", () => {
+  beforeAll(bundleClient);
+  afterAll(() => {
+    if (clientDir !== undefined) rmSync(clientDir, { recursive: true, force: true });
+  });
+
   test("default socket mode is 0600: another uid cannot connect (a clear PlasmaConnectionError), the owner can", async () => {
     await withStore([], async (store) => {
       expect(statSync(store.socketPath).mode & 0o777).toBe(0o600);
@@ -79,7 +110,7 @@ describe.skipIf(!isRoot)("access control", () => {
 
   test("--socket-group takes a group name", async () => {
     await withStore(["--socket-mode", "660", "--socket-group", "nogroup"], async (store) => {
-      expect(statSync(store.socketPath).gid).toBe(65534);
+      expect(statSync(store.socketPath).gid).toBe(groupId("nogroup"));
     });
   });
 

@@ -1,10 +1,8 @@
-import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { connect, ObjectID } from "../../src/client/index.ts";
 import { runClientProcess, type StoreProcess, startStoreProcess, tempDir } from "../helpers/store-process.ts";
 import { debugFigures, spawnChild } from "./helpers.ts";
-
-setDefaultTimeout(120_000);
 
 const ATTACK = join(import.meta.dir, "clients/arena-attack.ts");
 const MiB = 1024 * 1024;

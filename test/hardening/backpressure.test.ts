@@ -1,33 +1,29 @@
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect, ObjectID, type PlasmaClient, StoreFullError } from "../../src/client/index.ts";
-import { type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
-import { debugFigures, waitUntil } from "./helpers.ts";
-
-setDefaultTimeout(120_000);
+import { useStore } from "../helpers/store-fixture.ts";
+import { waitUntil } from "../helpers/wait.ts";
+import { debugFigures } from "./helpers.ts";
 
 const CAPACITY = 1024 * 1024;
-let store: StoreProcess;
-let holder: PlasmaClient;
+// The fixture's client holds the memory the waiters wait for.
+const fx = useStore({ memory: String(CAPACITY) });
 const waiters: PlasmaClient[] = [];
 
 beforeAll(async () => {
-  store = await startStoreProcess({ memory: String(CAPACITY) });
-  holder = await connect(store.socketPath);
-  for (let i = 0; i < 3; i++) waiters.push(await connect(store.socketPath));
+  for (let i = 0; i < 3; i++) waiters.push(await connect(fx.store.socketPath));
 });
 
 afterAll(async () => {
-  for (const c of [holder, ...waiters]) await c.disconnect();
-  expect(await store.stop()).toBe(0);
+  for (const c of waiters) await c.disconnect();
 });
 
 test("creates with waitMs wait for memory held by others and are served in FIFO order", async () => {
   // The holder fills the store with an object it keeps a reference to: nothing can be evicted.
   const full = ObjectID.fromRandom();
   // The holder's reference lives as long as its buffer: `fullBuffer` stays reachable until the release.
-  const fullBuffer = await holder.create(full, CAPACITY);
+  const fullBuffer = await fx.client.create(full, CAPACITY);
   fullBuffer.fill(1);
-  await holder.seal(full);
+  await fx.client.seal(full);
   expect(await waiters[0]?.create(ObjectID.fromRandom(), 1000).catch((e: unknown) => e)).toBeInstanceOf(
     StoreFullError,
   );
@@ -38,72 +34,72 @@ test("creates with waitMs wait for memory held by others and are served in FIFO 
   const served: number[] = [];
   const pending = waiters.map(async (client, i) => {
     await waitUntil(`create ${i} is queued behind ${i} others`, async () =>
-      served.length === 0 ? (await debugFigures(holder)).waitingCreates === i : true,
+      served.length === 0 ? (await debugFigures(fx.client)).waitingCreates === i : true,
     );
     const buffer = await client.create(ids[i] as ObjectID, size, undefined, { waitMs: -1 });
     served.push(i);
     return buffer;
   });
-  await waitUntil("3 creates wait", async () => (await debugFigures(holder)).waitingCreates === 3);
+  await waitUntil("3 creates wait", async () => (await debugFigures(fx.client)).waitingCreates === 3);
   expect(served).toEqual([]);
 
   // Releasing and deleting the big object frees the store: the first in line gets it, the others wait.
-  await holder.release(full);
+  await fx.client.release(full);
   expect(fullBuffer.length).toBe(CAPACITY);
-  await holder.delete(full);
+  await fx.client.delete(full);
   const first = await pending[0];
   expect(first?.length).toBe(size);
-  expect((await debugFigures(holder)).waitingCreates).toBe(2);
+  expect((await debugFigures(fx.client)).waitingCreates).toBe(2);
   expect(served).toEqual([0]);
 
   // Each abort lets exactly the next in line through.
   await waiters[0]?.abort(ids[0] as ObjectID);
   expect((await pending[1])?.length).toBe(size);
-  expect((await debugFigures(holder)).waitingCreates).toBe(1);
+  expect((await debugFigures(fx.client)).waitingCreates).toBe(1);
   await waiters[1]?.abort(ids[1] as ObjectID);
   expect((await pending[2])?.length).toBe(size);
   expect(served).toEqual([0, 1, 2]);
   await waiters[2]?.abort(ids[2] as ObjectID);
-  const figures = await debugFigures(holder);
+  const figures = await debugFigures(fx.client);
   expect(figures).toMatchObject({ usedBytes: 0, waitingCreates: 0, invariants: "ok" });
 });
 
 test("a waiting create fails with StoreFullError after waitMs; the store is unchanged", async () => {
   const full = ObjectID.fromRandom();
-  await holder.create(full, CAPACITY);
+  await fx.client.create(full, CAPACITY);
   const error = await waiters[0]
     ?.create(ObjectID.fromRandom(), 1000, undefined, { waitMs: 300 })
     .catch((e: unknown) => e);
   expect(error).toBeInstanceOf(StoreFullError);
   expect((error as Error).message).toContain("after waiting 300 ms");
-  expect((await debugFigures(holder)).waitingCreates).toBe(0);
+  expect((await debugFigures(fx.client)).waitingCreates).toBe(0);
   // A waiter that timed out is gone from the queue: freeing memory now serves the next create at once.
-  await holder.abort(full);
+  await fx.client.abort(full);
   const id = ObjectID.fromRandom();
   expect((await waiters[1]?.create(id, 1000, undefined, { waitMs: 300 }))?.length).toBe(1000);
   await waiters[1]?.abort(id);
-  expect(await debugFigures(holder)).toMatchObject({ usedBytes: 0, invariants: "ok" });
+  expect(await debugFigures(fx.client)).toMatchObject({ usedBytes: 0, invariants: "ok" });
 });
 
 test("a waiting create is dropped when its client disconnects; the next waiter is served", async () => {
   const full = ObjectID.fromRandom();
-  await holder.create(full, CAPACITY);
-  const quitter = await connect(store.socketPath);
+  await fx.client.create(full, CAPACITY);
+  const quitter = await connect(fx.store.socketPath);
   const dropped = quitter
     .create(ObjectID.fromRandom(), 1000, undefined, { waitMs: -1 })
     .catch((e: unknown) => e);
-  await waitUntil("1 create waits", async () => (await debugFigures(holder)).waitingCreates === 1);
+  await waitUntil("1 create waits", async () => (await debugFigures(fx.client)).waitingCreates === 1);
   const next = waiters[2]?.create(ObjectID.fromRandom(), 2000, undefined, { waitMs: -1 });
-  await waitUntil("2 creates wait", async () => (await debugFigures(holder)).waitingCreates === 2);
+  await waitUntil("2 creates wait", async () => (await debugFigures(fx.client)).waitingCreates === 2);
   await quitter.disconnect();
   expect(((await dropped) as Error).name).toBe("PlasmaConnectionError");
   await waitUntil(
     "the quitter's create is gone",
-    async () => (await debugFigures(holder)).waitingCreates === 1,
+    async () => (await debugFigures(fx.client)).waitingCreates === 1,
   );
-  await holder.abort(full);
+  await fx.client.abort(full);
   expect((await next)?.length).toBe(2000);
-  const figures = await debugFigures(holder);
+  const figures = await debugFigures(fx.client);
   expect(figures).toMatchObject({ objects: 1, beingCreated: 1, waitingCreates: 0, invariants: "ok" });
   expect(figures.usedBytes).toBeGreaterThanOrEqual(2000);
 });

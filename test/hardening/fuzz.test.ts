@@ -1,5 +1,5 @@
 import { heapSize } from "bun:jsc";
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Socket } from "bun";
@@ -19,9 +19,10 @@ import {
   encodeU64,
   MessageType,
 } from "../../src/protocol/messages.ts";
-import { type StoreHandle, startStore } from "../../src/store/index.ts";
+import { type StoreHandle, startStore } from "../helpers/daemon.ts";
 import { runClientProcess, tempDir } from "../helpers/store-process.ts";
-import { fdCount, LONG_MODE, Rng, waitUntil } from "./helpers.ts";
+import { waitUntil } from "../helpers/wait.ts";
+import { fdCount, LONG_MODE, Rng } from "./helpers.ts";
 
 /**
  * Protocol fuzzer. Seeded and reproducible: every session's frames come from its own PRNG seeded with
@@ -29,7 +30,6 @@ import { fdCount, LONG_MODE, Rng, waitUntil } from "./helpers.ts";
  * in this process (startStore) so its core's invariants can be checked directly; the fuzzer talks raw
  * frames to it over its Unix socket, like any other client process would.
  */
-setDefaultTimeout(LONG_MODE ? 3_600_000 : 300_000);
 
 const SEED = Number(process.env.PLASMA_FUZZ_SEED ?? 20_261_125);
 const FRAMES = Number(process.env.PLASMA_FUZZ_FRAMES ?? (LONG_MODE ? 1_000_000 : 100_000));

@@ -1,6 +1,7 @@
 import { readdirSync, readlinkSync } from "node:fs";
 import type { Subprocess } from "bun";
 import type { PlasmaClient } from "../../src/client/index.ts";
+import { testEnv } from "../helpers/run.ts";
 
 /** Open descriptors of a process, counted from /proc/<pid>/fd. */
 export function fdCount(pid: number): number {
@@ -47,20 +48,6 @@ export async function debugFigures(client: PlasmaClient): Promise<DebugFigures> 
   };
 }
 
-/** Polls `probe` until it returns true; throws with `what` after timeoutMs. Generous by default. */
-export async function waitUntil(
-  what: string,
-  probe: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await Bun.sleep(20);
-  }
-}
-
 export interface ChildProcess {
   readonly proc: Subprocess<"ignore", "pipe", "pipe">;
   output(): string;
@@ -80,7 +67,7 @@ export function spawnChild(
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, ...options.env },
+    env: testEnv(options.env),
   });
   let out = "";
   let err = "";

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   connect,
@@ -7,111 +8,107 @@ import {
   type PlasmaClient,
   StoreFullError,
 } from "../../src/client/index.ts";
-import { runClientProcess, type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
-import { debugFigures, waitUntil } from "./helpers.ts";
+import { STORE_CLI } from "../helpers/daemon.ts";
+import { useStore } from "../helpers/store-fixture.ts";
+import { runClientProcess, startStoreProcess, tempDir } from "../helpers/store-process.ts";
+import { waitUntil } from "../helpers/wait.ts";
+import { debugFigures } from "./helpers.ts";
 
-setDefaultTimeout(120_000);
-
-const CLI = join(import.meta.dir, "../../src/store/cli.ts");
 const KiB = 1024;
 const MiB = 1024 * 1024;
 
 describe("limits from the command line, each a typed error for that client only", () => {
-  let store: StoreProcess;
-  let a: PlasmaClient;
+  // The fixture's client is "a"; "b" is a second client of the same store.
+  const fx = useStore({
+    memory: String(16 * MiB),
+    args: [
+      "--max-object-size",
+      "1MiB",
+      "--max-metadata-size",
+      "1KiB",
+      "--max-ids-per-request",
+      "10",
+      "--max-pending-gets",
+      "3",
+    ],
+  });
   let b: PlasmaClient;
 
   beforeAll(async () => {
-    store = await startStoreProcess({
-      memory: String(16 * MiB),
-      args: [
-        "--max-object-size",
-        "1MiB",
-        "--max-metadata-size",
-        "1KiB",
-        "--max-ids-per-request",
-        "10",
-        "--max-pending-gets",
-        "3",
-      ],
-    });
-    a = await connect(store.socketPath);
-    b = await connect(store.socketPath);
+    b = await connect(fx.store.socketPath);
   });
 
   afterAll(async () => {
-    await a.disconnect();
     await b.disconnect();
-    expect(await store.stop()).toBe(0);
   });
 
   test("--max-object-size: one byte over is LimitExceededError; exactly the limit fits", async () => {
-    const over = await a.create(ObjectID.fromRandom(), MiB + 1).catch((e: unknown) => e);
+    const over = await fx.client.create(ObjectID.fromRandom(), MiB + 1).catch((e: unknown) => e);
     expect(over).toBeInstanceOf(LimitExceededError);
     expect((over as LimitExceededError).code).toBe("LIMIT_EXCEEDED");
     expect((over as Error).message).toContain("--max-object-size");
     // data + metadata count together
-    const overWithMeta = await a
+    const overWithMeta = await fx.client
       .create(ObjectID.fromRandom(), MiB - 10, new Uint8Array(11))
       .catch((e: unknown) => e);
     expect(overWithMeta).toBeInstanceOf(LimitExceededError);
-    const inline = await a
+    const inline = await fx.client
       .createAndSeal(ObjectID.fromRandom(), new Uint8Array(MiB + 1))
       .catch((e: unknown) => e);
     expect(inline).toBeInstanceOf(LimitExceededError);
     const id = ObjectID.fromRandom();
-    const buffer = await a.create(id, MiB - 10, new Uint8Array(10));
+    const buffer = await fx.client.create(id, MiB - 10, new Uint8Array(10));
     buffer.fill(7);
-    await a.seal(id);
-    await a.release(id);
+    await fx.client.seal(id);
+    await fx.client.release(id);
     expect(buffer.length).toBe(MiB - 10); // the reference lives with the buffer: reachable until the release
     // the other client and this one still work
     expect(await b.contains(id)).toBe(true);
-    expect(await a.delete(id)).toBe(1);
+    expect(await fx.client.delete(id)).toBe(1);
   });
 
   test("--max-metadata-size: 1 KiB + 1 is LimitExceededError, 1 KiB fits, the connection stays up", async () => {
     for (const call of [
-      () => a.create(ObjectID.fromRandom(), 10, new Uint8Array(KiB + 1)),
-      () => a.createAndSeal(ObjectID.fromRandom(), new Uint8Array(10), new Uint8Array(KiB + 1)),
+      () => fx.client.create(ObjectID.fromRandom(), 10, new Uint8Array(KiB + 1)),
+      () => fx.client.createAndSeal(ObjectID.fromRandom(), new Uint8Array(10), new Uint8Array(KiB + 1)),
     ]) {
       const error = await call().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LimitExceededError);
       expect((error as Error).message).toContain("--max-metadata-size");
     }
     const id = ObjectID.fromRandom();
-    await a.createAndSeal(id, new Uint8Array(3), new Uint8Array(KiB).fill(9));
+    await fx.client.createAndSeal(id, new Uint8Array(3), new Uint8Array(KiB).fill(9));
     const [meta] = await b.getMetadata([id]);
     expect(meta?.length).toBe(KiB);
-    await a.delete(id);
+    await fx.client.delete(id);
   });
 
   test("--max-ids-per-request: 11 ids in a get, getMetadata or delete is LimitExceededError; 10 work", async () => {
     const eleven = Array.from({ length: 11 }, () => ObjectID.fromRandom());
     for (const call of [
-      () => a.getBuffers(eleven, { timeoutMs: 0 }),
-      () => a.getMetadata(eleven, { timeoutMs: 0 }),
-      () => a.delete(eleven),
+      () => fx.client.getBuffers(eleven, { timeoutMs: 0 }),
+      () => fx.client.getMetadata(eleven, { timeoutMs: 0 }),
+      () => fx.client.delete(eleven),
     ]) {
       const error = await call().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LimitExceededError);
       expect((error as Error).message).toContain("--max-ids-per-request");
     }
     const ten = eleven.slice(0, 10);
-    expect(await a.getBuffers(ten, { timeoutMs: 0 })).toEqual(new Array(10).fill(null));
-    expect(await a.delete(ten)).toBe(0);
+    expect(await fx.client.getBuffers(ten, { timeoutMs: 0 })).toEqual(new Array(10).fill(null));
+    expect(await fx.client.delete(ten)).toBe(0);
     expect(await b.getBuffers(ten, { timeoutMs: 0 })).toEqual(new Array(10).fill(null));
   });
 
   test("--max-pending-gets: the 4th blocked get of a client fails; other clients are not limited by it", async () => {
     const ids = [0, 1, 2, 3, 4, 5].map(() => ObjectID.fromRandom());
-    const blocked = ids.slice(0, 3).map((id) => a.getBuffers([id]));
+    const blocked = ids.slice(0, 3).map((id) => fx.client.getBuffers([id]));
     await waitUntil("3 gets wait", async () => (await debugFigures(b)).waitingGets === 3);
-    const fourth = await a.getBuffers([ids[3] as ObjectID]).catch((e: unknown) => e);
+    const fourth = await fx.client.getBuffers([ids[3] as ObjectID]).catch((e: unknown) => e);
     expect(fourth).toBeInstanceOf(LimitExceededError);
     expect((fourth as Error).message).toContain("3 gets waiting");
     // a get that need not wait is still served for the same client
-    expect(await a.getBuffers([ids[4] as ObjectID], { timeoutMs: 0 })).toEqual([null]);
+    expect(await fx.client.getBuffers([ids[4] as ObjectID], { timeoutMs: 0 })).toEqual([null]);
     // another client has its own allowance
     const other = ids.slice(0, 3).map((id) => b.getBuffers([id]));
     await waitUntil("6 gets wait", async () => (await debugFigures(b)).waitingGets === 6);
@@ -124,12 +121,12 @@ describe("limits from the command line, each a typed error for that client only"
       expect(new TextDecoder().decode(buffer ?? new Uint8Array())).toBe((ids[i % 3] as ObjectID).hex());
     }
     for (const id of ids.slice(0, 3)) {
-      await a.release(id);
+      await fx.client.release(id);
       await b.release(id);
     }
     expect(buffers.length).toBe(6);
     await b.delete(ids.slice(0, 3));
-    expect((await debugFigures(a)).invariants).toBe("ok");
+    expect((await debugFigures(fx.client)).invariants).toBe("ok");
   });
 });
 
@@ -183,6 +180,7 @@ describe("--max-clients and --max-pending-creates", () => {
   });
 
   test("bad limit flags are usage errors (exit 2)", async () => {
+    const dir = tempDir();
     for (const args of [
       ["--max-metadata-size", "2MiB"],
       ["--max-ids-per-request", "0"],
@@ -191,9 +189,16 @@ describe("--max-clients and --max-pending-creates", () => {
       ["--socket-mode", "0999"],
       ["--socket-group", "no-such-group-plasma"],
     ]) {
-      const result = await runClientProcess(CLI, ["-m", "1MiB", "-s", "/tmp/never-used.sock", ...args]);
+      const result = await runClientProcess(STORE_CLI, [
+        "-m",
+        "1MiB",
+        "-s",
+        join(dir, "never-used.sock"),
+        ...args,
+      ]);
       expect({ args, code: result.code }).toEqual({ args, code: 2 });
       expect(result.stderr).toContain("Usage: plasma_store");
     }
+    rmSync(dir, { recursive: true, force: true });
   });
 });

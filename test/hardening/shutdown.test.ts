@@ -1,11 +1,10 @@
-import { expect, setDefaultTimeout, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect, ObjectID, PlasmaConnectionError } from "../../src/client/index.ts";
 import { startStoreProcess, tempDir } from "../helpers/store-process.ts";
-import { debugFigures, spawnChild, waitUntil } from "./helpers.ts";
-
-setDefaultTimeout(120_000);
+import { waitUntil } from "../helpers/wait.ts";
+import { debugFigures, spawnChild } from "./helpers.ts";
 
 const BUSY = join(import.meta.dir, "clients/busy.ts");
 

@@ -7,11 +7,23 @@ export interface CommandResult {
 }
 
 export interface CommandOptions {
-  /** Variables added to this process's environment. */
+  /** Variables added to the test's environment (which has its PLASMA_* variables removed). */
   env?: Record<string, string | undefined>;
   cwd?: string;
   /** The command is killed (SIGKILL) after this long; default 30 s. */
   timeoutMs?: number;
+}
+
+/**
+ * The environment for a process a test starts: this process's, without the PLASMA_* variables the
+ * developer's shell may have set (PLASMA_EVICTION=fifo would change what a store does), plus `extra`.
+ */
+export function testEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith("PLASMA_")) env[name] = value;
+  }
+  return { ...env, ...extra };
 }
 
 /** Runs a command to the end and returns its exit code and output. */
@@ -20,7 +32,7 @@ export async function runCommand(argv: string[], options: CommandOptions = {}): 
     cwd: options.cwd,
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, ...options.env },
+    env: testEnv(options.env),
   });
   const timer = setTimeout(() => proc.kill("SIGKILL"), options.timeoutMs ?? 30_000);
   const [stdout, stderr, code] = await Promise.all([

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
-import { connect, type ObjectID, type PlasmaClient } from "../../src/client/index.ts";
-import { type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
+import type { ObjectID, PlasmaClient } from "../../src/client/index.ts";
+import { useStore } from "../helpers/store-fixture.ts";
+import type { StoreProcess } from "../helpers/store-process.ts";
 
 /** The client programs that the value tests run as separate processes. */
 export const CLIENTS = join(import.meta.dir, "clients");
@@ -17,31 +17,17 @@ export interface ValuesFixture {
 }
 
 /**
- * Call at the top level of a test file: sets the file's default timeout, starts a store process and
- * connects a client before its tests, and disconnects the client and stops the store after them.
+ * Call at the top level of a test file: the shared store-and-client fixture (test/helpers), with the
+ * reference-count probes the value tests use.
  */
 export function useStoreAndClient(): ValuesFixture {
-  setDefaultTimeout(120_000);
-  let store: StoreProcess | undefined;
-  let client: PlasmaClient | undefined;
-
-  beforeAll(async () => {
-    store = await startStoreProcess();
-    client = await connect(store.socketPath);
-  });
-  afterAll(async () => {
-    await client?.disconnect();
-    await store?.stop();
-  });
-
+  const shared = useStore();
   const fixture: ValuesFixture = {
     get store(): StoreProcess {
-      if (store === undefined) throw new Error("the store is started in beforeAll: use it inside a test");
-      return store;
+      return shared.store;
     },
     get client(): PlasmaClient {
-      if (client === undefined) throw new Error("the client connects in beforeAll: use it inside a test");
-      return client;
+      return shared.client;
     },
     async refCountOf(id) {
       return (await fixture.client.list()).find((o) => o.id.equals(id))?.refCount;

@@ -14,7 +14,8 @@ if (state === "creating") {
   console.log(buffer === null ? "missing" : "ready");
 } else if (state === "getting") {
   const pending = client.getBuffers([ObjectID.fromHex(arg as string)]);
-  await Bun.sleep(200);
+  // The store answers one connection's requests in order: once this reply is in, the get waits there.
+  await client.contains(ObjectID.fromRandom());
   console.log("ready");
   await pending;
 }

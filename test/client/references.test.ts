@@ -1,31 +1,20 @@
 import { heapStats } from "bun:jsc";
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import {
   connect,
   ObjectID,
   ObjectNotFoundError,
-  type PlasmaClient,
   PlasmaConnectionError,
   Tensor,
 } from "../../src/client/index.ts";
 import { PROTOCOL_VERSION } from "../../src/protocol/limits.ts";
-import { type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
+import { useStore } from "../helpers/store-fixture.ts";
+import { waitUntil } from "../helpers/wait.ts";
 
-let store: StoreProcess;
-let client: PlasmaClient;
-
-beforeAll(async () => {
-  store = await startStoreProcess({ memory: "16MiB" });
-  client = await connect(store.socketPath);
-});
-
-afterAll(async () => {
-  await client.disconnect();
-  expect(await store.stop()).toBe(0);
-});
+const fx = useStore({ memory: "16MiB" });
 
 async function refCount(id: ObjectID): Promise<number | undefined> {
-  return (await client.list()).find((o) => o.id.equals(id))?.refCount;
+  return (await fx.client.list()).find((o) => o.id.equals(id))?.refCount;
 }
 
 /** Five full collections, letting finalizers run in between. */
@@ -47,34 +36,34 @@ async function collectUntil(condition: () => Promise<boolean>): Promise<boolean>
 
 test("a garbage-collected buffer releases its reference", async () => {
   const id = ObjectID.fromRandom();
-  await client.createAndSeal(id, new Uint8Array(100).fill(1));
+  await fx.client.createAndSeal(id, new Uint8Array(100).fill(1));
   await (async () => {
-    const [view] = await client.getBuffers([id]);
+    const [view] = await fx.client.getBuffers([id]);
     expect(view?.[0]).toBe(1);
   })();
   expect(await refCount(id)).toBe(1);
   expect(await collectUntil(async () => (await refCount(id)) === 0)).toBe(true);
-  expect(client.heldObjectCount).toBe(0);
+  expect(fx.client.heldObjectCount).toBe(0);
 });
 
 test("many buffers of one object cost one store reference; release ends one at a time", async () => {
   const id = ObjectID.fromRandom();
-  await client.createAndSeal(id, new Uint8Array(10));
+  await fx.client.createAndSeal(id, new Uint8Array(10));
   const views = [];
-  for (let i = 0; i < 5; i++) views.push(...(await client.getBuffers([id])));
+  for (let i = 0; i < 5; i++) views.push(...(await fx.client.getBuffers([id])));
   expect(await refCount(id)).toBe(1);
-  for (let i = 0; i < 4; i++) await client.release(id);
+  for (let i = 0; i < 4; i++) await fx.client.release(id);
   expect(await refCount(id)).toBe(1);
-  await client.release(id);
+  await fx.client.release(id);
   expect(await refCount(id)).toBe(0);
   expect(views.length).toBe(5);
 });
 
 test("a view derived from a buffer keeps the object referenced", async () => {
   const id = ObjectID.fromRandom();
-  await client.createAndSeal(id, new Uint8Array(64).fill(3));
+  await fx.client.createAndSeal(id, new Uint8Array(64).fill(3));
   const derived = await (async () => {
-    const [view] = await client.getBuffers([id]);
+    const [view] = await fx.client.getBuffers([id]);
     return new Uint32Array((view as Uint8Array).buffer, 0, 4);
   })();
   await collectAFewTimes();
@@ -84,60 +73,60 @@ test("a view derived from a buffer keeps the object referenced", async () => {
 
 test("the creator's buffer becomes a reference at seal; collecting it before seal changes nothing", async () => {
   const kept = ObjectID.fromRandom();
-  const buffer = await client.create(kept, 8);
+  const buffer = await fx.client.create(kept, 8);
   buffer.fill(5);
-  await client.seal(kept);
+  await fx.client.seal(kept);
   expect(await refCount(kept)).toBe(1);
-  await client.release(kept);
+  await fx.client.release(kept);
   expect(await refCount(kept)).toBe(0);
   expect(buffer.length).toBe(8);
 
   const dropped = ObjectID.fromRandom();
   await (async () => {
-    (await client.create(dropped, 8)).fill(6);
+    (await fx.client.create(dropped, 8)).fill(6);
   })();
   await collectAFewTimes();
-  expect((await client.list()).find((o) => o.id.equals(dropped))?.state).toBe("created");
-  await client.seal(dropped);
+  expect((await fx.client.list()).find((o) => o.id.equals(dropped))?.state).toBe("created");
+  await fx.client.seal(dropped);
   expect(await collectUntil(async () => (await refCount(dropped)) === 0)).toBe(true);
-  const [view] = await client.getBuffers([dropped]);
+  const [view] = await fx.client.getBuffers([dropped]);
   expect([...(view as Uint8Array)]).toEqual(new Array(8).fill(6));
-  await client.release(dropped);
+  await fx.client.release(dropped);
 });
 
 test("release() after the collector took the buffer succeeds once per reference, then is an error", async () => {
   const id = ObjectID.fromRandom();
-  await client.createAndSeal(id, new Uint8Array(16).fill(2));
+  await fx.client.createAndSeal(id, new Uint8Array(16).fill(2));
   await (async () => {
-    for (let i = 0; i < 2; i++) expect((await client.getBuffers([id]))[0]?.[0]).toBe(2);
+    for (let i = 0; i < 2; i++) expect((await fx.client.getBuffers([id]))[0]?.[0]).toBe(2);
   })();
   expect(await collectUntil(async () => (await refCount(id)) === 0)).toBe(true);
-  await client.release(id);
-  await client.release(id);
-  await expect(client.release(id)).rejects.toThrow(ObjectNotFoundError);
+  await fx.client.release(id);
+  await fx.client.release(id);
+  await expect(fx.client.release(id)).rejects.toThrow(ObjectNotFoundError);
 
   // Plasma's create → write → seal → release with the buffer dropped before seal.
   const created = ObjectID.fromRandom();
   await (async () => {
-    (await client.create(created, 8)).fill(4);
+    (await fx.client.create(created, 8)).fill(4);
   })();
   await collectAFewTimes();
-  await client.seal(created);
-  await client.release(created);
+  await fx.client.seal(created);
+  await fx.client.release(created);
   expect(await collectUntil(async () => (await refCount(created)) === 0)).toBe(true);
-  await expect(client.release(created)).rejects.toThrow(ObjectNotFoundError);
+  await expect(fx.client.release(created)).rejects.toThrow(ObjectNotFoundError);
 
   // A live buffer next to a collected one: the first release accounts for the collected one.
   const mixed = ObjectID.fromRandom();
-  await client.createAndSeal(mixed, new Uint8Array(4).fill(9));
+  await fx.client.createAndSeal(mixed, new Uint8Array(4).fill(9));
   await (async () => {
-    await client.getBuffers([mixed]);
+    await fx.client.getBuffers([mixed]);
   })();
   expect(await collectUntil(async () => (await refCount(mixed)) === 0)).toBe(true);
-  const [live] = await client.getBuffers([mixed]);
-  await client.release(mixed);
+  const [live] = await fx.client.getBuffers([mixed]);
+  await fx.client.release(mixed);
   expect(await refCount(mixed)).toBe(1);
-  await client.release(mixed);
+  await fx.client.release(mixed);
   expect(await collectUntil(async () => (await refCount(mixed)) === 0)).toBe(true);
   expect(live?.[0]).toBe(9);
 });
@@ -157,31 +146,31 @@ test("put() and large createAndSeal() hold nothing after, even when the collecto
   })();
   for (let i = 0; i < 400; i++) {
     let id = ObjectID.fromRandom();
-    if (i % 2 === 0) await client.createAndSeal(id, data);
-    else id = await client.put(tensor);
+    if (i % 2 === 0) await fx.client.createAndSeal(id, data);
+    else id = await fx.client.put(tensor);
     ids.push(id);
-    await client.delete(id);
+    await fx.client.delete(id);
   }
   collecting = false;
   await collector;
-  expect(client.heldObjectCount).toBe(0);
-  expect((await client.list()).filter((o) => ids.some((id) => id.equals(o.id)))).toEqual([]);
+  expect(fx.client.heldObjectCount).toBe(0);
+  expect((await fx.client.list()).filter((o) => ids.some((id) => id.equals(o.id)))).toEqual([]);
 });
 
 test("getting and releasing one object again and again while a buffer of it is kept does not grow the heap", async () => {
   const id = ObjectID.fromRandom();
-  await client.createAndSeal(id, new Uint8Array(256).fill(4));
-  const [kept] = await client.getBuffers([id]);
+  await fx.client.createAndSeal(id, new Uint8Array(256).fill(4));
+  const [kept] = await fx.client.getBuffers([id]);
   const heap = () => {
     Bun.gc(true);
     return heapStats().heapSize;
   };
   const cycle = async (n: number) => {
     for (let i = 0; i < n; i++) {
-      const [again] = await client.getBuffers([id]);
+      const [again] = await fx.client.getBuffers([id]);
       // The client hands out the same ArrayBuffer while one is reachable: its references share it.
       expect(again?.buffer).toBe(kept?.buffer);
-      await client.release(id);
+      await fx.client.release(id);
     }
   };
   await cycle(20_000);
@@ -190,15 +179,15 @@ test("getting and releasing one object again and again while a buffer of it is k
   // Each released reference is dropped, not left registered on the shared buffer (that was ~100 B each).
   expect(heap() - before).toBeLessThan(4 * 1024 * 1024);
   expect(kept?.[0]).toBe(4);
-  await client.release(id);
+  await fx.client.release(id);
   expect(await refCount(id)).toBe(0);
 });
 
 test("a malformed frame closes only that connection; the store and other clients carry on", async () => {
-  const before = store.output().length;
+  const before = fx.store.output().length;
   let closed = false;
   const raw = await Bun.connect({
-    unix: store.socketPath,
+    unix: fx.store.socketPath,
     socket: {
       data() {},
       close() {
@@ -206,13 +195,12 @@ test("a malformed frame closes only that connection; the store and other clients
       },
     },
   });
-  await Bun.sleep(50);
   // A header announcing a 4 GiB body.
   raw.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0, 1, 0, 0, 0]));
-  for (let i = 0; i < 100 && !closed; i++) await Bun.sleep(10);
+  await waitUntil("the store closes the connection", () => closed);
   expect(closed).toBe(true);
-  expect(store.output().slice(before)).toContain("protocol violation");
-  expect(await client.get(await client.put("fine"))).toBe("fine");
+  expect(fx.store.output().slice(before)).toContain("protocol violation");
+  expect(await fx.client.get(await fx.client.put("fine"))).toBe("fine");
 });
 
 test("a request before Hello and a protocol version mismatch are refused with a clear error", async () => {
@@ -220,7 +208,7 @@ test("a request before Hello and a protocol version mismatch are refused with a 
   const talk = async (frame: Uint8Array) => {
     let closed = false;
     const raw = await Bun.connect({
-      unix: store.socketPath,
+      unix: fx.store.socketPath,
       socket: {
         data(_s, d) {
           replies.push(new Uint8Array(d));
@@ -230,9 +218,8 @@ test("a request before Hello and a protocol version mismatch are refused with a 
         },
       },
     });
-    await Bun.sleep(50);
     raw.write(frame);
-    for (let i = 0; i < 100 && !closed; i++) await Bun.sleep(10);
+    await waitUntil("the store closes the connection", () => closed);
     return closed;
   };
   const hello = new Uint8Array(18);
@@ -242,41 +229,42 @@ test("a request before Hello and a protocol version mismatch are refused with a 
   view.setUint32(8, 1, true);
   view.setUint16(12, PROTOCOL_VERSION + 1, true);
   expect(await talk(hello)).toBe(true);
-  expect(store.output()).toContain(`the client speaks version ${PROTOCOL_VERSION + 1}`);
+  expect(fx.store.output()).toContain(`the client speaks version ${PROTOCOL_VERSION + 1}`);
   const contains = new Uint8Array(32);
   new DataView(contains.buffer).setUint32(0, 20, true);
   new DataView(contains.buffer).setUint16(4, 9, true);
   expect(await talk(contains)).toBe(true);
-  expect(store.output()).toContain("The first frame must be Hello");
+  expect(fx.store.output()).toContain("The first frame must be Hello");
   expect(Buffer.concat(replies).toString("latin1")).toContain("Protocol version mismatch");
 });
 
 test("calls after disconnect fail with PlasmaConnectionError", async () => {
-  const other = await connect(store.socketPath);
+  const other = await connect(fx.store.socketPath);
   await other.disconnect();
   await expect(other.contains(ObjectID.fromRandom())).rejects.toBeInstanceOf(PlasmaConnectionError);
 });
 
 test("a get of an object this client just released is served without asking the store", async () => {
   const id = ObjectID.fromRandom();
-  await client.createAndSeal(id, new Uint8Array(16).fill(4));
-  const hits = async () => Number(/gets: (\d+) hits/.exec(await client.debugString())?.[1]);
+  await fx.client.createAndSeal(id, new Uint8Array(16).fill(4));
+  const hits = async () => Number(/gets: (\d+) hits/.exec(await fx.client.debugString())?.[1]);
   const before = await hits();
   for (let i = 0; i < 10; i++) {
-    const [view] = await client.getBuffers([id]);
+    const [view] = await fx.client.getBuffers([id]);
     expect(view?.[0]).toBe(4);
-    await client.release(id);
+    await fx.client.release(id);
   }
   // One store get; the other nine revived the holding whose release had not gone out yet.
   expect((await hits()) - before).toBe(1);
   expect(await refCount(id)).toBe(0);
   // Another client sees the release once the event loop has turned, without this client doing anything.
-  const other = await connect(store.socketPath);
-  const [again] = await client.getBuffers([id]);
+  const other = await connect(fx.store.socketPath);
+  const [again] = await fx.client.getBuffers([id]);
   expect(again?.[0]).toBe(4);
-  await client.release(id);
+  await fx.client.release(id);
   await new Promise((resolve) => setImmediate(resolve));
-  await Bun.sleep(10);
-  expect((await other.list()).find((o) => o.id.equals(id))?.refCount).toBe(0);
+  const seenByOther = async () => (await other.list()).find((o) => o.id.equals(id))?.refCount;
+  await waitUntil("the other client sees the release", async () => (await seenByOther()) === 0);
+  expect(await seenByOther()).toBe(0);
   await other.disconnect();
 });

@@ -1,20 +1,10 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { connect, ObjectID, type PlasmaClient } from "../../src/client/index.ts";
-import { runClientProcess, type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
+import { connect, ObjectID } from "../../src/client/index.ts";
+import { useStore } from "../helpers/store-fixture.ts";
+import { runClientProcess } from "../helpers/store-process.ts";
 
-let store: StoreProcess;
-let client: PlasmaClient;
-
-beforeAll(async () => {
-  store = await startStoreProcess({ memory: "256MiB" });
-  client = await connect(store.socketPath);
-});
-
-afterAll(async () => {
-  await client.disconnect();
-  expect(await store.stop()).toBe(0);
-});
+const fx = useStore({ memory: "256MiB" });
 
 interface Written {
   held: number;
@@ -25,7 +15,7 @@ test("copyThreads: put, createAndSeal and copyInto split large copies across thr
   for (const threads of [3, 1]) {
     const run = await runClientProcess(
       join(import.meta.dir, "clients/put-parallel.ts"),
-      [store.socketPath, String(threads)],
+      [fx.store.socketPath, String(threads)],
       // It returns on its own: idle copy workers keep no process alive.
       { timeoutMs: 60_000 },
     );
@@ -35,20 +25,20 @@ test("copyThreads: put, createAndSeal and copyInto split large copies across thr
     expect(Object.keys(written.objects).sort()).toEqual(["copyInto", "createAndSeal", "put"]);
     for (const { id, bytes, xxh64 } of Object.values(written.objects)) {
       const objectId = ObjectID.fromHex(id);
-      const [data] = await client.getBuffers([objectId], { timeoutMs: 0 });
+      const [data] = await fx.client.getBuffers([objectId], { timeoutMs: 0 });
       expect(data?.length).toBe(bytes);
       expect(Bun.hash.xxHash64(data as Uint8Array).toString(16)).toBe(xxh64);
-      await client.release(objectId);
-      await client.delete(objectId);
+      await fx.client.release(objectId);
+      await fx.client.delete(objectId);
     }
   }
 });
 
 test("copyThreads must be an integer from 1 to 64: anything else is a RangeError before connecting", async () => {
-  const clients = async () => (await client.debugString()).match(/clients: (\d+)/)?.[1];
+  const clients = async () => (await fx.client.debugString()).match(/clients: (\d+)/)?.[1];
   const before = await clients();
   for (const copyThreads of [0, -1, 1.5, 65, Number.NaN]) {
-    await expect(connect(store.socketPath, { copyThreads })).rejects.toThrow(RangeError);
+    await expect(connect(fx.store.socketPath, { copyThreads })).rejects.toThrow(RangeError);
   }
   // No connection was opened (and leaked) for the refused calls.
   expect(await clients()).toBe(before);
@@ -56,7 +46,7 @@ test("copyThreads must be an integer from 1 to 64: anything else is a RangeError
 });
 
 test("copyInto refuses a target shorter than the source, and copies small sources on the calling thread", async () => {
-  const threaded = await connect(store.socketPath, { copyThreads: 2 });
+  const threaded = await connect(fx.store.socketPath, { copyThreads: 2 });
   try {
     await expect(threaded.copyInto(new Uint8Array(3), new Uint8Array(4))).rejects.toThrow(RangeError);
     const target = new Uint8Array(8);

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   connect,
@@ -7,31 +8,21 @@ import {
   ObjectID,
   ObjectNotAvailable,
   ObjectNotFoundError,
-  type PlasmaClient,
   PlasmaConnectionError,
   StoreFullError,
 } from "../../src/client/index.ts";
-import { runClientProcess, type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
+import { useStore } from "../helpers/store-fixture.ts";
+import { runClientProcess, startStoreProcess, tempDir } from "../helpers/store-process.ts";
+import { waitUntil } from "../helpers/wait.ts";
 
 const CLIENTS = join(import.meta.dir, "clients");
 const enc = new TextEncoder();
 
-let store: StoreProcess;
-let client: PlasmaClient;
-
-beforeAll(async () => {
-  store = await startStoreProcess({ memory: String(64 * 1024 * 1024) });
-  client = await connect(store.socketPath);
-});
-
-afterAll(async () => {
-  await client.disconnect();
-  expect(await store.stop()).toBe(0);
-});
+const fx = useStore({ memory: String(64 * 1024 * 1024) });
 
 describe("connect", () => {
   test("fails at once with the socket path when no store listens", async () => {
-    const path = join(store.dir, "nobody.sock");
+    const path = join(fx.store.dir, "nobody.sock");
     const error = await connect(path).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PlasmaConnectionError);
     expect((error as Error).message).toContain(`Could not connect to socket ${path}`);
@@ -39,16 +30,35 @@ describe("connect", () => {
     expect((error as PlasmaConnectionError).code).toBe("CONNECTION_ERROR");
   });
 
-  test("retries until the store is there", async () => {
-    const error = await connect(join(store.dir, "late.sock"), { retries: 2, retryDelayMs: 10 }).catch(
+  test("gives up with PlasmaConnectionError once its retries are used", async () => {
+    const error = await connect(join(fx.store.dir, "late.sock"), { retries: 2, retryDelayMs: 10 }).catch(
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(PlasmaConnectionError);
   });
 
+  test("retries until the store is there", async () => {
+    const dir = tempDir();
+    const socketPath = join(dir, "late.sock");
+    try {
+      // Connecting starts before the store does; the store takes a while to start.
+      const connecting = connect(socketPath, { retries: 600, retryDelayMs: 50 });
+      const late = await startStoreProcess({ memory: "1000000", socketPath });
+      try {
+        const c = await connecting;
+        expect(await c.storeCapacity()).toBe(1_000_000);
+        await c.disconnect();
+      } finally {
+        expect(await late.stop()).toBe(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("reports the capacity the store was started with", async () => {
-    expect(await client.storeCapacity()).toBe(64 * 1024 * 1024);
-    expect(client.capacityBytes).toBe(64 * 1024 * 1024);
+    expect(await fx.client.storeCapacity()).toBe(64 * 1024 * 1024);
+    expect(fx.client.capacityBytes).toBe(64 * 1024 * 1024);
   });
 });
 
@@ -58,18 +68,18 @@ describe("create, seal, get", () => {
       for (const dataLength of [0, 1, 100, 4097]) {
         const id = ObjectID.fromRandom();
         const metadata = Uint8Array.from({ length: metaLength }, (_, i) => (i * 7 + metaLength) & 0xff);
-        const buffer = await client.create(id, dataLength, metadata);
+        const buffer = await fx.client.create(id, dataLength, metadata);
         expect(buffer.length).toBe(dataLength);
         for (let i = 0; i < dataLength; i++) buffer[i] = (i * 13) & 0xff;
-        await client.seal(id);
-        const [entry] = await client.getBuffers([id], { withMeta: true });
+        await fx.client.seal(id);
+        const [entry] = await fx.client.getBuffers([id], { withMeta: true });
         expect(entry?.data.length).toBe(dataLength);
         expect(entry?.data.every((v, i) => v === ((i * 13) & 0xff))).toBe(true);
         expect(entry?.metadata).toEqual(metadata);
-        const [meta] = await client.getMetadata([id]);
+        const [meta] = await fx.client.getMetadata([id]);
         expect(meta).toEqual(metadata);
-        await client.release(id);
-        await client.release(id);
+        await fx.client.release(id);
+        await fx.client.release(id);
         // The creator's buffer held one of those references: keep it reachable until then.
         expect(buffer.length).toBe(dataLength);
       }
@@ -78,50 +88,50 @@ describe("create, seal, get", () => {
 
   test("createAndSeal holds no reference; getBuffers returns views on shared memory", async () => {
     const id = ObjectID.fromRandom();
-    await client.createAndSeal(id, enc.encode("hello"), enc.encode("m"));
-    const listed = (await client.list()).find((o) => o.id.equals(id));
+    await fx.client.createAndSeal(id, enc.encode("hello"), enc.encode("m"));
+    const listed = (await fx.client.list()).find((o) => o.id.equals(id));
     expect(listed?.refCount).toBe(0);
     expect(listed?.state).toBe("sealed");
-    const [a] = await client.getBuffers([id]);
+    const [a] = await fx.client.getBuffers([id]);
     expect(new TextDecoder().decode(a as Uint8Array)).toBe("hello");
-    expect((await client.list()).find((o) => o.id.equals(id))?.refCount).toBe(1);
-    await client.release(id);
+    expect((await fx.client.list()).find((o) => o.id.equals(id))?.refCount).toBe(1);
+    await fx.client.release(id);
   });
 
   test("duplicate create ×1000 is ObjectExistsError each time", async () => {
     const id = ObjectID.fromRandom();
-    await client.createAndSeal(id, enc.encode("x"));
-    const results = await Promise.allSettled(Array.from({ length: 1000 }, () => client.create(id, 10)));
+    await fx.client.createAndSeal(id, enc.encode("x"));
+    const results = await Promise.allSettled(Array.from({ length: 1000 }, () => fx.client.create(id, 10)));
     expect(results.every((r) => r.status === "rejected" && r.reason instanceof ObjectExistsError)).toBe(true);
     const unsealed = ObjectID.fromRandom();
-    await client.create(unsealed, 10);
-    await expect(client.create(unsealed, 10)).rejects.toBeInstanceOf(ObjectExistsError);
-    await client.abort(unsealed);
+    await fx.client.create(unsealed, 10);
+    await expect(fx.client.create(unsealed, 10)).rejects.toBeInstanceOf(ObjectExistsError);
+    await fx.client.abort(unsealed);
   });
 
   test("seal and abort errors are typed", async () => {
     const id = ObjectID.fromRandom();
-    await expect(client.seal(id)).rejects.toBeInstanceOf(ObjectNotFoundError);
-    await expect(client.abort(id)).rejects.toBeInstanceOf(ObjectNotFoundError);
-    const buffer = await client.create(id, 4);
-    await client.seal(id);
-    await expect(client.seal(id)).rejects.toBeInstanceOf(ObjectAlreadySealedError);
-    await expect(client.abort(id)).rejects.toBeInstanceOf(ObjectAlreadySealedError);
-    await client.release(id);
-    await expect(client.release(id)).rejects.toBeInstanceOf(ObjectNotFoundError);
+    await expect(fx.client.seal(id)).rejects.toBeInstanceOf(ObjectNotFoundError);
+    await expect(fx.client.abort(id)).rejects.toBeInstanceOf(ObjectNotFoundError);
+    const buffer = await fx.client.create(id, 4);
+    await fx.client.seal(id);
+    await expect(fx.client.seal(id)).rejects.toBeInstanceOf(ObjectAlreadySealedError);
+    await expect(fx.client.abort(id)).rejects.toBeInstanceOf(ObjectAlreadySealedError);
+    await fx.client.release(id);
+    await expect(fx.client.release(id)).rejects.toBeInstanceOf(ObjectNotFoundError);
     expect(buffer.length).toBe(4);
   });
 
   test("abort frees the id for a new create", async () => {
     const id = ObjectID.fromRandom();
-    await client.create(id, 100);
-    await client.abort(id);
-    expect(await client.contains(id)).toBe(false);
-    const buffer = await client.create(id, 3);
+    await fx.client.create(id, 100);
+    await fx.client.abort(id);
+    expect(await fx.client.contains(id)).toBe(false);
+    const buffer = await fx.client.create(id, 3);
     buffer.set([1, 2, 3]);
-    await client.seal(id);
-    expect(await client.contains(id)).toBe(true);
-    await client.release(id);
+    await fx.client.seal(id);
+    expect(await fx.client.contains(id)).toBe(true);
+    await fx.client.release(id);
     expect(buffer.length).toBe(3);
   });
 
@@ -129,7 +139,7 @@ describe("create, seal, get", () => {
     for (const timeoutMs of [0, 10, 100, 1000]) {
       const ids = [ObjectID.fromRandom(), ObjectID.fromRandom()];
       const started = performance.now();
-      const result = await client.getBuffers(ids, { timeoutMs });
+      const result = await fx.client.getBuffers(ids, { timeoutMs });
       expect(result).toEqual([null, null]);
       expect(performance.now() - started).toBeGreaterThanOrEqual(timeoutMs - 1);
     }
@@ -137,27 +147,29 @@ describe("create, seal, get", () => {
 
   test("a mixed batch returns present objects and null for absent ones", async () => {
     const present = [ObjectID.fromRandom(), ObjectID.fromRandom()];
-    for (const id of present) await client.createAndSeal(id, enc.encode(id.hex()));
+    for (const id of present) await fx.client.createAndSeal(id, enc.encode(id.hex()));
     const unsealed = ObjectID.fromRandom();
-    await client.create(unsealed, 8);
+    await fx.client.create(unsealed, 8);
     const ids = [present[0], ObjectID.fromRandom(), present[1], unsealed] as ObjectID[];
-    const result = await client.getBuffers(ids, { timeoutMs: 50 });
+    const result = await fx.client.getBuffers(ids, { timeoutMs: 50 });
     expect(result.map((b) => (b === null ? null : new TextDecoder().decode(b)))).toEqual([
       present[0]?.hex(),
       null,
       present[1]?.hex(),
       null,
     ] as (string | null)[]);
-    for (const id of present) await client.release(id);
-    await client.abort(unsealed);
+    for (const id of present) await fx.client.release(id);
+    await fx.client.abort(unsealed);
   });
 
   test("a blocked multi-get completes when another process seals", async () => {
     const ids = [ObjectID.fromRandom(), ObjectID.fromRandom(), ObjectID.fromRandom()];
-    const pending = client.getBuffers(ids, { timeoutMs: -1, withMeta: true });
+    const pending = fx.client.getBuffers(ids, { timeoutMs: -1, withMeta: true });
+    // One connection's requests are handled in order: after this reply, the get waits in the store.
+    expect(await fx.client.contains(ObjectID.fromRandom())).toBe(false);
     const sealer = await runClientProcess(join(CLIENTS, "seal-later.ts"), [
-      store.socketPath,
-      "300",
+      fx.store.socketPath,
+      "0",
       ...ids.map((i) => i.hex()),
     ]);
     expect(sealer.stdout).toContain("sealed 3");
@@ -166,26 +178,26 @@ describe("create, seal, get", () => {
       expect(entry?.data).toEqual((ids[i] as ObjectID).binary());
       expect(new TextDecoder().decode(entry?.metadata)).toBe(`meta-${ids[i]?.hex().slice(0, 4)}`);
     });
-    for (const id of ids) await client.release(id);
+    for (const id of ids) await fx.client.release(id);
   });
 
   test("many concurrent calls share one connection (pipelining)", async () => {
     const ids = Array.from({ length: 500 }, () => ObjectID.fromRandom());
-    await Promise.all(ids.map((id, i) => client.createAndSeal(id, enc.encode(String(i)))));
-    const contains = await Promise.all(ids.map((id) => client.contains(id)));
+    await Promise.all(ids.map((id, i) => fx.client.createAndSeal(id, enc.encode(String(i)))));
+    const contains = await Promise.all(ids.map((id) => fx.client.contains(id)));
     expect(contains.every(Boolean)).toBe(true);
-    const buffers = await Promise.all(ids.map((id) => client.getBuffers([id])));
+    const buffers = await Promise.all(ids.map((id) => fx.client.getBuffers([id])));
     expect(buffers.map(([b]) => new TextDecoder().decode(b as Uint8Array))).toEqual(
       ids.map((_, i) => String(i)),
     );
-    await Promise.all(ids.map((id) => client.release(id)));
-    expect(await client.delete(ids)).toBe(500);
+    await Promise.all(ids.map((id) => fx.client.release(id)));
+    expect(await fx.client.delete(ids)).toBe(500);
   });
 });
 
 describe("values", () => {
   test("put/get of structured-cloneable values", async () => {
-    expect(await client.get(await client.put("hello, world"))).toBe("hello, world");
+    expect(await fx.client.get(await fx.client.put("hello, world"))).toBe("hello, world");
     const value = {
       n: 1.5,
       big: 2n ** 70n,
@@ -195,27 +207,33 @@ describe("values", () => {
       bytes: new Uint8Array([1, 2, 3]),
       nested: { list: [null, undefined, true] },
     };
-    expect(await client.get(await client.put(value))).toEqual(value);
+    expect(await fx.client.get(await fx.client.put(value))).toEqual(value);
     const id = ObjectID.fromRandom();
-    expect((await client.put(42, { id })).equals(id)).toBe(true);
-    expect(await client.get([id, ObjectID.fromRandom()], { timeoutMs: 0 })).toEqual([42, ObjectNotAvailable]);
-    expect(client.heldObjectCount).toBe(0);
+    expect((await fx.client.put(42, { id })).equals(id)).toBe(true);
+    expect(await fx.client.get([id, ObjectID.fromRandom()], { timeoutMs: 0 })).toEqual([
+      42,
+      ObjectNotAvailable,
+    ]);
+    expect(fx.client.heldObjectCount).toBe(0);
   });
 
   test("a value put by one process is read by another", async () => {
     const id = ObjectID.fromHex("ab".repeat(20));
-    await client.put(new Map([["answer", 42]]), { id });
+    await fx.client.put(new Map([["answer", 42]]), { id });
     const source = ObjectID.fromRandom();
-    const data = await client.create(source, 5, enc.encode("meta!"));
+    const data = await fx.client.create(source, 5, enc.encode("meta!"));
     data.set(enc.encode("bytes"));
-    await client.seal(source);
-    const reader = await runClientProcess(join(CLIENTS, "read-object.ts"), [store.socketPath, source.hex()]);
+    await fx.client.seal(source);
+    const reader = await runClientProcess(join(CLIENTS, "read-object.ts"), [
+      fx.store.socketPath,
+      source.hex(),
+    ]);
     const [first, second] = reader.stdout.trim().split("\n");
     expect(JSON.parse(first as string)).toEqual({ data: "bytes", metadata: "meta!" });
     expect(JSON.parse(second as string)).toEqual([["answer", 42]]);
     // The creator's buffer holds the reference; it must stay reachable until released (else GC ends it).
     expect(data.length).toBe(5);
-    await client.release(source);
+    await fx.client.release(source);
   });
 });
 
@@ -223,8 +241,8 @@ describe("hash", () => {
   test("equal for equal content, sensitive to data and metadata", async () => {
     const put = async (data: string, meta: string) => {
       const id = ObjectID.fromRandom();
-      await client.createAndSeal(id, enc.encode(data), enc.encode(meta));
-      return client.hash(id);
+      await fx.client.createAndSeal(id, enc.encode(data), enc.encode(meta));
+      return fx.client.hash(id);
     };
     const h = await put("abc", "m");
     expect(h.length).toBe(8);
@@ -232,7 +250,7 @@ describe("hash", () => {
     expect(await put("abd", "m")).not.toEqual(h);
     expect(await put("abc", "n")).not.toEqual(h);
     expect(h).toEqual(expectedHash(enc.encode("abcm")));
-    await expect(client.hash(ObjectID.fromRandom())).rejects.toBeInstanceOf(ObjectNotFoundError);
+    await expect(fx.client.hash(ObjectID.fromRandom())).rejects.toBeInstanceOf(ObjectNotFoundError);
   });
 
   test("2,304 objects give 2,304 distinct hashes", async () => {
@@ -243,29 +261,29 @@ describe("hash", () => {
       ids.push(id);
       const data = new Uint8Array(16);
       new DataView(data.buffer).setUint32(0, i);
-      await client.createAndSeal(id, data);
+      await fx.client.createAndSeal(id, data);
     }
-    const all = await Promise.all(ids.map((id) => client.hash(id)));
+    const all = await Promise.all(ids.map((id) => fx.client.hash(id)));
     for (const h of all) hashes.add(Buffer.from(h).toString("hex"));
     expect(hashes.size).toBe(2304);
-    await client.delete(ids);
+    await fx.client.delete(ids);
   });
 });
 
 describe("list, delete, subscribe", () => {
   test("list shows states, sizes and reference counts", async () => {
-    const other = await connect(store.socketPath);
+    const other = await connect(fx.store.socketPath);
     const [sealed, unsealed] = [ObjectID.fromRandom(), ObjectID.fromRandom()];
-    await client.create(unsealed, 10, enc.encode("abc"));
-    await client.createAndSeal(sealed, enc.encode("12345"));
+    await fx.client.create(unsealed, 10, enc.encode("abc"));
+    await fx.client.createAndSeal(sealed, enc.encode("12345"));
     // Buffers hold references while reachable: keep them until the end.
     const held = [
       ...(await other.getBuffers([sealed])),
-      ...(await client.getBuffers([sealed])),
-      ...(await client.getBuffers([sealed])),
+      ...(await fx.client.getBuffers([sealed])),
+      ...(await fx.client.getBuffers([sealed])),
     ];
     const before = Date.now();
-    const list = await client.list();
+    const list = await fx.client.list();
     const s = list.find((o) => o.id.equals(sealed));
     const u = list.find((o) => o.id.equals(unsealed));
     expect(s).toMatchObject({ dataSize: 5, metadataSize: 0, refCount: 2, state: "sealed" });
@@ -279,29 +297,34 @@ describe("list, delete, subscribe", () => {
     expect(s?.constructDurationMs).toBeGreaterThanOrEqual(0);
     expect(Math.abs((s?.createTime ?? 0) - before)).toBeLessThan(60_000);
     await other.disconnect();
-    await Bun.sleep(50);
-    expect((await client.list()).find((o) => o.id.equals(sealed))?.refCount).toBe(1);
-    await client.release(sealed);
-    await client.release(sealed);
-    await client.abort(unsealed);
+    const refCount = async () => (await fx.client.list()).find((o) => o.id.equals(sealed))?.refCount;
+    await waitUntil(
+      "the store has dropped the other client's reference",
+      async () => (await refCount()) === 1,
+    );
+    expect(await refCount()).toBe(1);
+    await fx.client.release(sealed);
+    await fx.client.release(sealed);
+    await fx.client.abort(unsealed);
     expect(held.length).toBe(3);
   });
 
   test("delete of an object in use happens at its last release; unknown ids are ignored", async () => {
     const id = ObjectID.fromRandom();
-    await client.createAndSeal(id, enc.encode("x"));
-    await client.getBuffers([id]);
-    expect(await client.delete([id, ObjectID.fromRandom()])).toBe(0);
-    expect(await client.contains(id)).toBe(true);
-    await client.release(id);
-    await Bun.sleep(20);
-    expect(await client.contains(id)).toBe(false);
+    await fx.client.createAndSeal(id, enc.encode("x"));
+    await fx.client.getBuffers([id]);
+    expect(await fx.client.delete([id, ObjectID.fromRandom()])).toBe(0);
+    expect(await fx.client.contains(id)).toBe(true);
+    await fx.client.release(id);
+    // The release goes out on the next turn of the client's event loop; the delete follows it.
+    await waitUntil("the object is deleted at its last release", async () => !(await fx.client.contains(id)));
+    expect(await fx.client.contains(id)).toBe(false);
   });
 
   test("subscribe: existing objects first, then 10,000 notifications in order, then deletions", async () => {
-    const sub = await connect(store.socketPath);
+    const sub = await connect(fx.store.socketPath);
     const existing = ObjectID.fromRandom();
-    await client.createAndSeal(existing, enc.encode("old"));
+    await fx.client.createAndSeal(existing, enc.encode("old"));
     const notes = await sub.subscribe();
     const iterator = notes[Symbol.asyncIterator]();
     const ids = Array.from({ length: 10_000 }, () => ObjectID.fromRandom());
@@ -310,10 +333,10 @@ describe("list, delete, subscribe", () => {
         await Promise.all(
           ids
             .slice(i, i + 100)
-            .map((id, j) => client.createAndSeal(id, new Uint8Array(j % 7), enc.encode("m"))),
+            .map((id, j) => fx.client.createAndSeal(id, new Uint8Array(j % 7), enc.encode("m"))),
         );
       }
-      await client.delete(ids.slice(0, 10));
+      await fx.client.delete(ids.slice(0, 10));
     })();
     const seen: string[] = [];
     let sawExisting = false;
@@ -335,7 +358,7 @@ describe("list, delete, subscribe", () => {
     expect(seen.slice(0, 10_000)).toEqual(ids.map((_, i) => `${i}:false`));
     expect(seen.slice(10_000)).toEqual(ids.slice(0, 10).map((_, i) => `${i}:true`));
     await sub.disconnect();
-    await client.delete(ids);
+    await fx.client.delete(ids);
   });
 });
 
@@ -430,7 +453,10 @@ describe("memory", () => {
         expect(info.clientCount).toBe(2);
         proc.kill("SIGKILL");
         await proc.exited;
-        for (let i = 0; i < 100 && (await c.storeInfo()).clientCount > 1; i++) await Bun.sleep(20);
+        await waitUntil(
+          "the store has dropped the killed client",
+          async () => (await c.storeInfo()).clientCount === 1,
+        );
         const after = await c.list();
         expect(after.length).toBe(1);
         expect(after[0]?.refCount).toBe(0);

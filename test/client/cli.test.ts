@@ -2,14 +2,12 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect, ObjectID } from "../../src/client/index.ts";
-import { parseBytes, parseCli, UsageError } from "../../src/store/config.ts";
+import { parseBytes, parseCli, STORE_CLI, UsageError } from "../helpers/daemon.ts";
 import { runCommand, startLine } from "../helpers/run.ts";
 import { startStoreProcess, tempDir } from "../helpers/store-process.ts";
 
-const CLI = join(import.meta.dir, "../../src/store/cli.ts");
-
 function runCli(args: string[]) {
-  return runCommand(["bun", CLI, ...args], { timeoutMs: 15_000 });
+  return runCommand(["bun", STORE_CLI, ...args], { timeoutMs: 15_000 });
 }
 
 describe("sizes and flags", () => {
@@ -109,7 +107,16 @@ describe("process lifecycle", () => {
     const store = await startStoreProcess({ memory: "1000000", socketPath });
     try {
       expect(store.output()).toContain("stale socket");
-      const second = await runCli(["-m", "1000000", "-s", socketPath]);
+      const second = await runCli([
+        "-m",
+        "1000000",
+        "-s",
+        socketPath,
+        "--admin-grpc",
+        "off",
+        "--admin-http",
+        "off",
+      ]);
       expect(second.code).not.toBe(0);
       expect(second.stderr).toContain(`Another plasma_store is already listening on ${socketPath}`);
       const client = await connect(socketPath);
