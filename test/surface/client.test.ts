@@ -67,13 +67,13 @@ test("connect({ logger }) gets the client's own warnings: a store sending a bad 
   const dir = tempDir();
   const socketPath = join(dir, "broken.sock");
   const broken = spawnChild(["bun", BROKEN_STORE, socketPath]);
-  await broken.waitForStdout(/listening/);
   const lines: Record<string, unknown>[] = [];
   const logger = pino(
     { level: "debug" },
     { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
   );
   try {
+    await broken.waitForStdout(/listening/);
     const client = await connect(socketPath, { logger });
     clients.push(client);
     const error = await client.contains(ObjectID.fromRandom()).catch((e: unknown) => e);

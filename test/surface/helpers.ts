@@ -3,7 +3,7 @@
  * environment without inherited PLASMA_* variables, admin endpoints only where the test asks (never the
  * default ports 50051/9090), and is killed by pid by stopAllStores() in the test file's afterEach/afterAll.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -41,14 +41,18 @@ export function freePort(): number {
 
 /** Polls `cond` until it holds; throws naming `what` after timeoutMs. */
 export async function waitUntil(
-  what: string,
+  what: string | (() => string),
   cond: () => boolean | Promise<boolean>,
   timeoutMs = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting until ${typeof what === "string" ? what : what()}`,
+      );
+    }
     await Bun.sleep(10);
   }
 }
@@ -289,7 +293,7 @@ export function spawnChild(argv: string[], env: Record<string, string> = {}): Ch
     stderr: () => err,
     waitForStdout: (pattern, timeoutMs = 20_000) =>
       waitUntil(
-        `${pattern} in the output of ${argv.join(" ")} (so far: ${out}${err})`,
+        () => `${pattern} in the output of ${argv.join(" ")} (so far: ${out}${err})`,
         () => pattern.test(out),
         timeoutMs,
       ),
@@ -333,15 +337,4 @@ export async function adminHttp(
   let body: unknown = null;
   if ((response.headers.get("content-type") ?? "").includes("application/json")) body = JSON.parse(text);
   return { status: response.status, body, text };
-}
-
-/** `key: value` from /proc/<pid>/status, in bytes (the kernel reports kB). */
-export function procStatusBytes(pid: number | "self", key: string): number {
-  return procStatusBytesOf(readFileSync(`/proc/${pid}/status`, "utf8"), key);
-}
-
-export function procStatusBytesOf(status: string, key: string): number {
-  const match = new RegExp(`^${key}:\\s+(\\d+) kB$`, "m").exec(status);
-  if (match === null) throw new Error(`${key} not in /proc/<pid>/status:\n${status}`);
-  return Number(match[1]) * 1024;
 }
