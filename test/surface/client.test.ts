@@ -103,6 +103,8 @@ test("`await using` a client disconnects it at the end of the block: its referen
     const listed = new Map((await other.list()).map((o) => [o.id.hex(), o]));
     expect(listed.get(shared.hex())?.refCount).toBe(1);
     expect(listed.get(unsealed.hex())?.state).toBe("created");
+    // The reference lives with the view: keep it reachable until the list above.
+    expect(view?.[0]).toBe(1);
   }
   await waitUntil("the scoped client is gone", async () => (await other.storeInfo()).clientCount === 1);
   const after = await other.list();
@@ -174,8 +176,9 @@ test("getMetadata waits for an object being created until its creator seals it",
   const [got] = await waiting;
   expect(new TextDecoder().decode(got ?? new Uint8Array())).toBe("columns: a, b");
   expect(await waitingGets()).toBe(0);
-  // A copy: no reference was taken.
+  // A copy: no reference was taken; the one reference is the creator's buffer, reachable until here.
   expect((await reader.list()).find((o) => o.id.hex() === id.hex())?.refCount).toBe(1);
+  expect(buffer[0]).toBe(9);
   await creator.release(id);
 });
 
