@@ -3,7 +3,6 @@ import { closeFd, connectUnix, recvFd, SystemError } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
 import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
 import { PlasmaConnectionError, type PlasmaError, ProtocolError } from "../protocol/errors.ts";
-import { EventLoopPoller } from "../protocol/event-loop-poller.ts";
 import { FLAG_ERROR, FrameReader } from "../protocol/frame.ts";
 import { FRAME_HEADER_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
 import {
@@ -16,6 +15,7 @@ import {
   MessageType,
   type Welcome,
 } from "../protocol/messages.ts";
+import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
 
 /** How long the handshake may take before connect gives up. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
