@@ -6,7 +6,7 @@ import { type AdminStore, adminAddresses, startAdminStore } from "./helpers.ts";
 
 setDefaultTimeout(120_000);
 
-const STORE_CLI = join(import.meta.dir, "../../src/store/cli.ts");
+const STORE_CLI = join(import.meta.dir, "../../src/daemon/cli.ts");
 const TOKEN = "s3cret-token";
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {

@@ -1,12 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { parseBytes } from "../../src/cli-support/bytes.ts";
+import { UsageError } from "../../src/cli-support/usage-error.ts";
 import { connect, ObjectID } from "../../src/client/index.ts";
-import { parseBytes, parseCli, UsageError } from "../../src/store/config.ts";
+import { parseCli } from "../../src/daemon/config.ts";
 import { runCommand, startLine } from "../helpers/run.ts";
 import { startStoreProcess, tempDir } from "../helpers/store-process.ts";
 
-const CLI = join(import.meta.dir, "../../src/store/cli.ts");
+const CLI = join(import.meta.dir, "../../src/daemon/cli.ts");
 
 function runCli(args: string[]) {
   return runCommand(["bun", CLI, ...args], { timeoutMs: 15_000 });

@@ -4,6 +4,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Socket } from "bun";
 import pino from "pino";
+import { type StoreHandle, startStore } from "../../src/daemon/index.ts";
 import { ByteWriter } from "../../src/protocol/bytes.ts";
 import { FLAG_ERROR, FLAG_REPLY } from "../../src/protocol/frame.ts";
 import { MAX_FRAME_BODY_BYTES, PROTOCOL_VERSION } from "../../src/protocol/limits.ts";
@@ -19,7 +20,6 @@ import {
   encodeU64,
   MessageType,
 } from "../../src/protocol/messages.ts";
-import { type StoreHandle, startStore } from "../../src/store/index.ts";
 import { runClientProcess, tempDir } from "../helpers/store-process.ts";
 import { fdCount, LONG_MODE, Rng, waitUntil } from "./helpers.ts";
 

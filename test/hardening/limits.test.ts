@@ -12,7 +12,7 @@ import { debugFigures, waitUntil } from "./helpers.ts";
 
 setDefaultTimeout(120_000);
 
-const CLI = join(import.meta.dir, "../../src/store/cli.ts");
+const CLI = join(import.meta.dir, "../../src/daemon/cli.ts");
 const KiB = 1024;
 const MiB = 1024 * 1024;
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { type CommandResult, runCommand } from "./run.ts";
 
-const CLI = join(import.meta.dir, "../../src/store/cli.ts");
+const CLI = join(import.meta.dir, "../../src/daemon/cli.ts");
 
 export interface StoreProcess {
   readonly socketPath: string;
