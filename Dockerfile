@@ -50,5 +50,5 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 # The store is PID 1 (exec form, no shell): SIGTERM (docker/podman stop) closes clients, removes the
 # socket and exits 0.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["bun", "/app/src/store/cli.ts"]
+ENTRYPOINT ["bun", "/app/src/daemon/cli.ts"]
 CMD []

@@ -3,7 +3,7 @@
  * with one copy thread and with parallel copy; get latency of 1 KiB vs 256 MiB vs 1 GiB (zero copy).
  */
 import { ObjectID, type PlasmaClient } from "../src/client/index.ts";
-import { USAGE } from "../src/store/config.ts";
+import { USAGE } from "../src/daemon/config.ts";
 import { type BenchOptions, type Metrics, reserveHugePages, sectionMain, startStore } from "./lib/env.ts";
 import { GiB, KiB, MiB, median, nowNs, sizeLabel, touchedBuffer } from "./lib/measure.ts";
 import { getRelease, ids, sequentialGetRoundTrip } from "./store.ts";

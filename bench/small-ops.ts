@@ -34,7 +34,7 @@ async function measureStore(root: string): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), "plasma-small-"));
   const socketPath = join(dir, "plasma.sock");
   const proc = Bun.spawn(
-    ["bun", join(root, "src/store/cli.ts"), "-m", String(256 * 2 ** 20), "-s", socketPath],
+    ["bun", join(root, "src/daemon/cli.ts"), "-m", String(256 * 2 ** 20), "-s", socketPath],
     {
       stdin: "ignore",
       stdout: "ignore",

@@ -6,7 +6,7 @@ import { RedisClient, type Subprocess } from "bun";
 import { type ConnectOptions, connect, type PlasmaClient } from "../../src/client/index.ts";
 
 export const REPO_ROOT = join(import.meta.dir, "../..");
-const STORE_CLI = join(REPO_ROOT, "src/store/cli.ts");
+const STORE_CLI = join(REPO_ROOT, "src/daemon/cli.ts");
 
 /** Options every section receives. */
 export interface BenchOptions {

@@ -4,8 +4,8 @@
  */
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { startStore } from "../../src/daemon/index.ts";
 import { silentLogger } from "../../src/log.ts";
-import { startStore } from "../../src/store/index.ts";
 import { tempDir } from "../lib/env.ts";
 
 const memoryBytes = Number(process.argv[2]);

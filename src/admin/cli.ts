@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 import { parseArgs } from "node:util";
-import { parseBytes, UsageError } from "../store/config.ts";
+import { formatBytes, parseBytes } from "../cli-support/bytes.ts";
+import { UsageError } from "../cli-support/usage-error.ts";
 import { AdminCallError, AdminClient } from "./client.ts";
 import { DEFAULT_ADMIN_GRPC } from "./config.ts";
 import type {
@@ -41,18 +42,6 @@ Options:
   --help                    this help`;
 
 // ---------------------------------------------------------------------------------------- formatting
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
-}
 
 function formatTime(ms: number): string {
   return ms > 0 ? new Date(ms).toISOString() : "-";

@@ -1,5 +1,7 @@
 /** Admin plane settings: where gRPC and HTTP listen, the token, and what the CLI flags mean. */
 
+import { UsageError } from "../cli-support/usage-error.ts";
+
 export const DEFAULT_ADMIN_GRPC = "127.0.0.1:50051";
 export const DEFAULT_ADMIN_HTTP = "127.0.0.1:9090";
 
@@ -24,8 +26,8 @@ export interface AdminOptions {
   readOnly?: boolean;
 }
 
-/** A bad admin setting; the store CLI reports it as a usage error. */
-export class AdminConfigError extends Error {}
+/** A bad admin setting; a UsageError, so the store CLI reports it with its usage. */
+export class AdminConfigError extends UsageError {}
 
 /** Parses HOST:PORT ("127.0.0.1:50051", "[::1]:9090", "0.0.0.0:0"); "off" gives null. */
 export function parseAdminAddress(text: string, flag: string): AdminEndpointOption | null {

@@ -13,9 +13,9 @@ import {
   type Welcome,
 } from "../protocol/codecs/index.ts";
 import { PlasmaConnectionError, type PlasmaError, ProtocolError } from "../protocol/errors.ts";
-import { EventLoopPoller } from "../protocol/event-loop-poller.ts";
 import { FLAG_ERROR, FrameReader } from "../protocol/frame.ts";
 import { FRAME_HEADER_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
+import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
 
 /** How long the handshake may take before connect gives up. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;

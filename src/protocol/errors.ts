@@ -17,7 +17,15 @@ export type PlasmaErrorCode =
   | "ACCESS_DENIED"
   | "INVALID_VALUE"
   | "VALUE_FORMAT"
-  | "SUBSCRIPTION_OVERFLOW";
+  | "SUBSCRIPTION_OVERFLOW"
+  // Raised in the process that starts a store, never sent on the wire (they travel as PLASMA_ERROR).
+  | "USAGE_ERROR"
+  | "STORE_ALREADY_RUNNING"
+  | "ARENA_NO_SPACE"
+  | "ARENA_DIRECTORY"
+  | "NOT_HUGETLBFS"
+  | "HUGE_PAGES_UNAVAILABLE"
+  | "PREFAULT_FAILED";
 
 /** Base class of every error this package throws on purpose. */
 export class PlasmaError extends Error {

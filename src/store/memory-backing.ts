@@ -8,6 +8,7 @@
  * - `--prefault`: fault the whole arena in at start-up, with progress for large arenas.
  */
 import { readFileSync } from "node:fs";
+import { formatBytesCompact } from "../cli-support/bytes.ts";
 import {
   type ArenaFile,
   closeFd,
@@ -25,6 +26,7 @@ import {
   unmap,
 } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
+import { PlasmaError } from "../protocol/errors.ts";
 
 export type MemoryBackingErrorCode =
   /** The directory given with -d cannot hold the arena (e.g. Docker's 64 MB /dev/shm). */
@@ -39,12 +41,10 @@ export type MemoryBackingErrorCode =
   | "PREFAULT_FAILED";
 
 /** The store cannot back its arena as asked; the message says what to change. Raised only at start-up. */
-export class MemoryBackingError extends Error {
-  readonly code: MemoryBackingErrorCode;
+export class MemoryBackingError extends PlasmaError {
+  declare readonly code: MemoryBackingErrorCode;
   constructor(code: MemoryBackingErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "MemoryBackingError";
-    this.code = code;
+    super(message, code, options);
   }
 }
 
@@ -91,23 +91,6 @@ const GiB = 1024 * MiB;
 const PREFAULT_PROGRESS_BYTES = GiB;
 const PREFAULT_CHUNK_BYTES = 256 * MiB;
 const HUGE_2MB_SYSFS = "/sys/kernel/mm/hugepages/hugepages-2048kB";
-
-/** A byte count people read: 64MiB, 1.5GiB, 4096B. */
-export function formatBytes(bytes: number): string {
-  const units: Array<[number, string]> = [
-    [1024 ** 4, "TiB"],
-    [GiB, "GiB"],
-    [MiB, "MiB"],
-    [1024, "KiB"],
-  ];
-  for (const [size, unit] of units) {
-    if (bytes >= size) {
-      const value = bytes / size;
-      return `${Number.isInteger(value) ? value : value.toFixed(1)}${unit}`;
-    }
-  }
-  return `${bytes}B`;
-}
 
 /** The same count as a size docker/podman --shm-size accepts (whole MiB, rounded up, in "m"). */
 function shmSizeFlag(bytes: number): string {
@@ -223,7 +206,7 @@ function checkDirectory(request: ArenaRequest, directory: string): void {
     if (arenaBytes > space.freeBytes) {
       throw new MemoryBackingError(
         "HUGE_PAGES_UNAVAILABLE",
-        `The hugetlbfs mount ${directory} can hold ${formatBytes(space.freeBytes)} more but the arena needs ${formatBytes(arenaBytes)} (-m ${request.memoryBytes} rounded up to ${formatBytes(space.blockSizeBytes)} pages). ` +
+        `The hugetlbfs mount ${directory} can hold ${formatBytesCompact(space.freeBytes)} more but the arena needs ${formatBytesCompact(arenaBytes)} (-m ${request.memoryBytes} rounded up to ${formatBytesCompact(space.blockSizeBytes)} pages). ` +
           `Remount it with a larger size= (\`mount -o remount,size=${shmSizeFlag(arenaBytes).toUpperCase()} ${directory}\`) or lower -m to at most ${space.freeBytes}.`,
       );
     }
@@ -247,8 +230,8 @@ function noSpaceError(
     : `give ${directory} more room (for tmpfs: \`mount -o remount,size=${shmSizeFlag(arenaBytes).toUpperCase()} ${directory}\`; in a container: --shm-size / shm_size for /dev/shm)`;
   return new MemoryBackingError(
     "ARENA_NO_SPACE",
-    `-d ${directory} has ${formatBytes(freeBytes)} free (of ${formatBytes(totalBytes)}) but the arena needs ${formatBytes(arenaBytes)} (-m). ` +
-      `Either ${grow}, or lower -m to at most ${freeBytes} bytes (${formatBytes(freeBytes)}). ` +
+    `-d ${directory} has ${formatBytesCompact(freeBytes)} free (of ${formatBytesCompact(totalBytes)}) but the arena needs ${formatBytesCompact(arenaBytes)} (-m). ` +
+      `Either ${grow}, or lower -m to at most ${freeBytes} bytes (${formatBytesCompact(freeBytes)}). ` +
       "The store refuses to start rather than crash with SIGBUS when the mount fills up.",
     cause === undefined ? undefined : { cause },
   );
@@ -285,7 +268,7 @@ function readPool(pageSizeBytes: number): PoolState | null {
 
 function checkHugePagePool(arenaBytes: number, pageSizeBytes: number, where: string): void {
   const pool = readPool(pageSizeBytes);
-  const pageLabel = formatBytes(pageSizeBytes);
+  const pageLabel = formatBytesCompact(pageSizeBytes);
   if (pool === null) {
     throw new MemoryBackingError(
       "HUGE_PAGES_UNAVAILABLE",
@@ -301,7 +284,7 @@ function checkHugePagePool(arenaBytes: number, pageSizeBytes: number, where: str
       : `/sys/kernel/mm/hugepages/hugepages-${pageSizeBytes / 1024}kB/nr_hugepages`;
   throw new MemoryBackingError(
     "HUGE_PAGES_UNAVAILABLE",
-    `-h (${where}) needs ${neededPages} free ${pageLabel} huge pages for a ${formatBytes(arenaBytes)} arena but only ${pool.availablePages} are free (nr_hugepages is ${pool.totalPages}). ` +
+    `-h (${where}) needs ${neededPages} free ${pageLabel} huge pages for a ${formatBytesCompact(arenaBytes)} arena but only ${pool.availablePages} are free (nr_hugepages is ${pool.totalPages}). ` +
       `Reserve ${missing} more as root on the host: \`echo ${pool.totalPages + missing} > ${sysctlFile}\` ` +
       `(or \`sysctl -w vm.nr_hugepages=${pool.totalPages + missing}\`; to keep it across reboots, vm.nr_hugepages in /etc/sysctl.conf), then check HugePages_Free in /proc/meminfo; or lower -m, or run without -h.`,
   );
@@ -320,7 +303,7 @@ function explainCreateFailure(request: ArenaRequest, error: unknown): Error {
     }
     return new MemoryBackingError(
       "HUGE_PAGES_UNAVAILABLE",
-      `Could not get ${formatBytes(arenaBytes)} of huge pages: ${(error as Error).message}. Check HugePages_Free in /proc/meminfo and raise /proc/sys/vm/nr_hugepages, or run without -h.`,
+      `Could not get ${formatBytesCompact(arenaBytes)} of huge pages: ${(error as Error).message}. Check HugePages_Free in /proc/meminfo and raise /proc/sys/vm/nr_hugepages, or run without -h.`,
       { cause: error },
     );
   }
@@ -371,7 +354,7 @@ function rethrowHugePages(arena: ArenaFile, directory: string, error: unknown): 
   checkHugePagePool(arena.sizeBytes, arena.pageSizeBytes, directory);
   throw new MemoryBackingError(
     "HUGE_PAGES_UNAVAILABLE",
-    `Could not reserve ${formatBytes(arena.sizeBytes)} of huge pages in ${directory}: ${(error as Error).message}. Raise /proc/sys/vm/nr_hugepages or the mount's size=, or lower -m.`,
+    `Could not reserve ${formatBytesCompact(arena.sizeBytes)} of huge pages in ${directory}: ${(error as Error).message}. Raise /proc/sys/vm/nr_hugepages or the mount's size=, or lower -m.`,
     { cause: error },
   );
 }
@@ -391,7 +374,7 @@ function prefaultArena(address: number, arena: ArenaFile, log: Logger): void {
     } catch (error) {
       throw new MemoryBackingError(
         "PREFAULT_FAILED",
-        `--prefault could fault in only ${formatBytes(done)} of the ${formatBytes(total)} arena: ${(error as Error).message}. The machine (or the container's memory limit) cannot hold the arena: lower -m or raise the limit.`,
+        `--prefault could fault in only ${formatBytesCompact(done)} of the ${formatBytesCompact(total)} arena: ${(error as Error).message}. The machine (or the container's memory limit) cannot hold the arena: lower -m or raise the limit.`,
         { cause: error },
       );
     }

@@ -5,7 +5,6 @@ import { peerCredentials, sendBytes, sendFd, viewOf } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
 import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
 import { AccessDeniedError, PlasmaError, ProtocolError } from "../protocol/errors.ts";
-import { EventLoopPoller } from "../protocol/event-loop-poller.ts";
 import { FLAG_REPLY, FrameReader } from "../protocol/frame.ts";
 // Frames are decoded against the protocol's own limits; the store's configured (lower) limits are checked
 // by the core, so going past them is a LimitExceededError for that request, not a closed connection.
@@ -42,6 +41,7 @@ import {
   MessageType,
 } from "../protocol/messages.ts";
 import { objectKey } from "../protocol/object-id.ts";
+import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
 import { debugString } from "./debug-string.ts";
 import type { ObjectEntry } from "./object-table.ts";
 import type { StoreCore } from "./store.ts";

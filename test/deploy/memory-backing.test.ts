@@ -5,12 +5,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { startStore } from "../../src/daemon/index.ts";
 import { silentLogger } from "../../src/log.ts";
-import { startStore } from "../../src/store/index.ts";
 import { runCommand, startLine } from "../helpers/run.ts";
 import { runClientProcess, startStoreProcess, tempDir } from "../helpers/store-process.ts";
 
-const CLI = join(import.meta.dir, "../../src/store/cli.ts");
+const CLI = join(import.meta.dir, "../../src/daemon/cli.ts");
 const PUT_GET = join(import.meta.dir, "../../examples/put-get.ts");
 const MiB = 1024 * 1024;
 /** No admin plane in these tests: nothing to collide with on the default ports. */

@@ -4,8 +4,10 @@
  */
 import { join } from "node:path";
 
-export { parseBytes, parseCli, UsageError } from "../../src/store/config.ts";
-export { type StoreHandle, type StoreOptions, startStore } from "../../src/store/index.ts";
+export { parseBytes } from "../../src/cli-support/bytes.ts";
+export { UsageError } from "../../src/cli-support/usage-error.ts";
+export { parseCli } from "../../src/daemon/config.ts";
+export { type StoreHandle, type StoreOptions, startStore } from "../../src/daemon/index.ts";
 
 /** The plasma_store command-line entry point, run as `bun STORE_CLI ...`. */
-export const STORE_CLI = join(import.meta.dir, "../../src/store/cli.ts");
+export const STORE_CLI = join(import.meta.dir, "../../src/daemon/cli.ts");

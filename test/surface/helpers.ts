@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { type CommandResult, startLine } from "../helpers/run.ts";
 
-export const STORE_CLI = join(import.meta.dir, "../../src/store/cli.ts");
+export const STORE_CLI = join(import.meta.dir, "../../src/daemon/cli.ts");
 export const ADMIN_CLI = join(import.meta.dir, "../../src/admin/cli.ts");
 export const PROBE_CLIENT = join(import.meta.dir, "clients/probe.ts");
 export const BROKEN_STORE = join(import.meta.dir, "clients/broken-store.ts");

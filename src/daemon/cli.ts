@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
+import { UsageError } from "../cli-support/usage-error.ts";
 import { createLogger } from "../log.ts";
-import { parseCli, USAGE, UsageError } from "./config.ts";
-import { type StoreHandle, startStore } from "./index.ts";
+import { parseCli, USAGE } from "./config.ts";
+import { type StoreHandle, startStore } from "./start.ts";
 
 /** plasma_store: parse flags, start the store, stop cleanly on SIGINT/SIGTERM. */
 async function main(): Promise<number> {

@@ -1,15 +1,14 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import {
-  AdminConfigError,
-  DEFAULT_ADMIN_GRPC,
-  DEFAULT_ADMIN_HTTP,
-  resolveAdminOptions,
-} from "../admin/config.ts";
+import { DEFAULT_ADMIN_GRPC, DEFAULT_ADMIN_HTTP, resolveAdminOptions } from "../admin/config.ts";
+import { parseBytes } from "../cli-support/bytes.ts";
+import { UsageError } from "../cli-support/usage-error.ts";
 import { DEFAULT_MAX_IDS_PER_REQUEST, DEFAULT_MAX_METADATA_BYTES } from "../protocol/limits.ts";
-import { EVICTION_POLICY_NAMES, type EvictionPolicyName } from "./eviction/policy.ts";
-import { DEFAULT_SOCKET_PATH, type StoreOptions } from "./index.ts";
-import type { StoreLimits } from "./limits.ts";
+import { EVICTION_POLICY_NAMES, type EvictionPolicyName } from "../store/eviction/policy.ts";
+import type { StoreLimits } from "../store/limits.ts";
+import { DEFAULT_SOCKET_PATH, type StoreOptions } from "./start.ts";
+
+/** The plasma_store command line and PLASMA_* environment, read into StoreOptions. */
 
 /** Capacity when neither -m nor PLASMA_MEMORY is given. The arena costs nothing until pages are touched. */
 export const DEFAULT_MEMORY_BYTES = 1024 ** 3;
@@ -48,48 +47,6 @@ Environment: PLASMA_MEMORY, PLASMA_SOCKET, PLASMA_DIRECTORY, PLASMA_HUGE_PAGES=1
 PLASMA_SOCKET_MODE, PLASMA_SOCKET_GROUP, PLASMA_EVICTION, PLASMA_ADMIN_GRPC, PLASMA_ADMIN_HTTP,
 PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1, PLASMA_ADMIN_READ_ONLY=1, PLASMA_LOG_LEVEL (default info).
 Flags win over the environment.`;
-
-/** A bad command line; the CLI prints the message and the usage and exits 2. */
-export class UsageError extends Error {}
-
-const UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  kib: 1024,
-  m: 1024 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tib: 1024 ** 4,
-  kb: 1000,
-  mb: 1000 ** 2,
-  gb: 1000 ** 3,
-  tb: 1000 ** 4,
-};
-
-/**
- * Parses a byte count: "1000000000", "1e9", "512MiB", "2G" (binary: K, M, G, T, KiB, …) or "500MB"
- * (decimal: kB, MB, GB, TB). Throws UsageError unless the result is a positive whole number of bytes.
- */
-export function parseBytes(text: string, what = "size"): number {
-  const match = /^\s*([0-9]+(?:\.[0-9]+)?(?:[eE][+]?[0-9]+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
-  const unit = match?.[2]?.toLowerCase() ?? "";
-  const multiplier = UNITS[unit];
-  if (match === null || multiplier === undefined) {
-    throw new UsageError(
-      `Cannot read ${what} ${JSON.stringify(text)}: use bytes (1000000000, 1e9) or a unit (512MiB, 2G, 1GB).`,
-    );
-  }
-  const value = Number(match[1]) * multiplier;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new UsageError(
-      `${what} ${JSON.stringify(text)} must be a positive whole number of bytes below 2^53.`,
-    );
-  }
-  return value;
-}
 
 export interface CliConfig {
   help: boolean;
@@ -142,12 +99,8 @@ export function parseCli(
       throw new UsageError("--allow-uid takes comma-separated uids.");
     options.allowUids = uids;
   }
-  try {
-    options.admin = resolveAdminOptions(v, env);
-  } catch (error) {
-    if (!(error instanceof AdminConfigError)) throw error;
-    throw new UsageError(error.message);
-  }
+  // Throws AdminConfigError, a UsageError.
+  options.admin = resolveAdminOptions(v, env);
   return { help: false, options };
 }
 

@@ -1,0 +1,214 @@
+import { existsSync } from "node:fs";
+import packageJson from "../../package.json" with { type: "json" };
+import type { AdminOptions } from "../admin/config.ts";
+import type { AdminPlane } from "../admin/plane.ts";
+import { type ArenaFile, viewOf } from "../ffi/index.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { PlasmaError } from "../protocol/errors.ts";
+import type { EvictionPolicyName } from "../store/eviction/policy.ts";
+import type { StoreLimits } from "../store/limits.ts";
+import { type MemoryAccounting, type PreparedArena, prepareArena } from "../store/memory-backing.ts";
+import { StoreServer } from "../store/server.ts";
+import { StoreCore } from "../store/store.ts";
+import {
+  DEFAULT_SOCKET_MODE,
+  listenPrivately,
+  prepareSocketPath,
+  removeSocketFile,
+  setSocketAccess,
+} from "./socket-file.ts";
+
+/** The composition root: builds the arena, the core, the socket server and the admin plane, and stops them. */
+
+export const DEFAULT_SOCKET_PATH = "/tmp/plasma";
+const packageVersion: string = packageJson.version;
+
+export interface StoreOptions {
+  /** Capacity in bytes (what `-m` takes). */
+  memoryBytes: number;
+  /** Unix socket path; default /tmp/plasma. */
+  socketPath?: string;
+  /** Back the arena with an unlinked file in this directory (e.g. /dev/shm, a hugetlbfs mount). */
+  directory?: string;
+  /** Use 2 MiB huge pages. */
+  hugePages?: boolean;
+  /** Fault the whole arena in at start-up so clients' first writes pay no allocation faults. */
+  prefault?: boolean;
+  evictionPolicy?: EvictionPolicyName;
+  limits?: Partial<StoreLimits>;
+  /** Uids allowed to connect; absent: everyone who can open the socket. */
+  allowUids?: readonly number[];
+  /** Permissions of the socket file (default 0o600: only the store's user can connect). */
+  socketMode?: number;
+  /** Gid that owns the socket file (with socketMode 0o660, that group may connect). */
+  socketGroup?: number;
+  /** The admin plane (gRPC, HTTP); absent: none. The plasma_store CLI turns it on by default. */
+  admin?: AdminOptions;
+  logger?: Logger;
+}
+
+export interface StoreHandle {
+  readonly socketPath: string;
+  readonly capacityBytes: number;
+  readonly arena: Readonly<ArenaFile>;
+  /** Backing, page size, reserved and faulted bytes of the arena (faulted is measured now, with mincore). */
+  memoryAccounting(): MemoryAccounting;
+  readonly core: StoreCore;
+  readonly pid: number;
+  readonly startTime: number;
+  /** Bound admin addresses (HOST:PORT), null when disabled. */
+  readonly admin: { readonly grpcAddress: string | null; readonly httpAddress: string | null };
+  /** Stops serving: closes every connection, removes the socket file, unmaps and closes the arena. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a store in this process: arena, core, socket server and (if asked) admin plane. Each part is
+ * pushed on one stack as it comes up; a failure unwinds what is up so far, and `stop` unwinds all of it,
+ * in reverse: admin plane, socket server and socket file, a turn of the event loop, the arena.
+ */
+export async function startStore(options: StoreOptions): Promise<StoreHandle> {
+  const socketPath = options.socketPath ?? DEFAULT_SOCKET_PATH;
+  const socketMode = options.socketMode ?? DEFAULT_SOCKET_MODE;
+  const log = options.logger ?? createLogger("plasma_store");
+  prepareSocketPath(socketPath, log);
+  await using cleanup = new AsyncDisposableStack();
+
+  // Checks the backing (free space, huge pages), reserves it, maps it and prefaults it if asked.
+  const prepared = prepareArena(options, log);
+  const { arena, address } = prepared;
+  let mapped = true;
+  cleanup.defer(() => {
+    mapped = false;
+    prepared.release();
+  });
+  // Let close callbacks run before the memory goes away.
+  cleanup.defer(() => Bun.sleep(0));
+  const core = new StoreCore({
+    capacityBytes: options.memoryBytes,
+    evictionPolicy: options.evictionPolicy,
+    limits: options.limits,
+  });
+  let adminPlane: AdminPlane | null = null;
+  const server = new StoreServer({
+    socketPath,
+    core,
+    arena: { fd: arena.fd, address, sizeBytes: arena.sizeBytes, sealed: arena.sealed },
+    logger: log,
+    allowUids: options.allowUids,
+    observeLatency: (op, seconds) => adminPlane?.observeLatency(op, seconds),
+  });
+  listenPrivately(server);
+  cleanup.defer(() => {
+    server.stop();
+    removeSocketFile(socketPath);
+  });
+  setSocketAccess(socketPath, socketMode, options.socketGroup);
+  const startTime = Date.now();
+  if (options.admin !== undefined) {
+    const plane = await startAdmin(options.admin, {
+      core,
+      log,
+      socketPath,
+      prepared,
+      startTime,
+      isMapped: () => mapped,
+    });
+    cleanup.defer(() => plane.stop());
+    adminPlane = plane;
+  }
+  logStarted(log, options, { prepared, socketPath, socketMode, core, adminPlane });
+
+  const running = cleanup.move();
+  let stopped: Promise<void> | null = null;
+  return {
+    socketPath,
+    capacityBytes: options.memoryBytes,
+    arena,
+    memoryAccounting: () => prepared.accounting(),
+    core,
+    pid: process.pid,
+    startTime,
+    admin: { grpcAddress: adminPlane?.grpcAddress ?? null, httpAddress: adminPlane?.httpAddress ?? null },
+    stop() {
+      stopped ??= running.disposeAsync().then(() => log.info({ socket: socketPath }, "plasma_store stopped"));
+      return stopped;
+    },
+  };
+}
+
+interface AdminContext {
+  core: StoreCore;
+  log: Logger;
+  socketPath: string;
+  prepared: PreparedArena;
+  startTime: number;
+  /** False once stop has unmapped the arena. */
+  isMapped(): boolean;
+}
+
+/** Starts the admin plane over the core and the arena. Loaded on demand: a store without one does not pay for gRPC. */
+async function startAdmin(admin: AdminOptions, context: AdminContext): Promise<AdminPlane> {
+  const { startAdminPlane } = await import("../admin/plane.ts");
+  const { core, log, socketPath, prepared, startTime, isMapped } = context;
+  const { arena, address } = prepared;
+  return startAdminPlane({
+    ...admin,
+    core,
+    logger: log,
+    version: packageVersion,
+    socketPath,
+    arena: {
+      sizeBytes: arena.sizeBytes,
+      backing: arena.backing,
+      path: arena.path,
+      hugePages: arena.hugePages,
+      pageSizeBytes: arena.pageSizeBytes,
+    },
+    startTimeMs: startTime,
+    readArena: (offset, length) => {
+      if (!isMapped()) throw new PlasmaError("The store is stopping; its memory is no longer mapped.");
+      return new Uint8Array(viewOf(address, offset, length)).slice();
+    },
+    memory: () => {
+      const accounting = prepared.accounting();
+      return {
+        reservedBytes: accounting.reservedBytes,
+        faultedBytes: isMapped() ? accounting.faultedBytes : 0,
+        prefaulted: accounting.prefaulted,
+      };
+    },
+    ready: () => isMapped() && existsSync(socketPath),
+  });
+}
+
+interface StartedParts {
+  prepared: PreparedArena;
+  socketPath: string;
+  socketMode: number;
+  core: StoreCore;
+  adminPlane: AdminPlane | null;
+}
+
+function logStarted(log: Logger, options: StoreOptions, parts: StartedParts): void {
+  const { prepared, socketPath, socketMode, core, adminPlane } = parts;
+  const { arena } = prepared;
+  log.info(
+    {
+      capacityBytes: options.memoryBytes,
+      arenaBytes: arena.sizeBytes,
+      backing: arena.backing,
+      directory: arena.path,
+      hugePages: arena.hugePages,
+      pageSizeBytes: arena.pageSizeBytes,
+      reservedBytes: prepared.reservedBytes,
+      prefaulted: prepared.prefaulted,
+      socket: socketPath,
+      socketMode: `0${socketMode.toString(8)}`,
+      eviction: core.evictionPolicy,
+      adminGrpc: adminPlane?.grpcAddress ?? null,
+      adminHttp: adminPlane?.httpAddress ?? null,
+    },
+    "plasma_store started",
+  );
+}
