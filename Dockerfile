@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# bun-plasma: the plasma_store in a container. See "Running in containers" in README.md.
+# bun-plasma: the plasma_store in a container. See "Running in containers" in docs/operations.md.
 #
 #   docker build -t bun-plasma .
 #   docker run --rm --shm-size=1g -v plasma:/run/plasma -e PLASMA_MEMORY=512MiB \

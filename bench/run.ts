@@ -1,13 +1,16 @@
 #!/usr/bin/env bun
 /**
- * `bun run bench [--quick] [--out FILE.json] [--only a,b] [--merge]`: runs every section in its own process (the
- * latency sections twice: unpinned, then with everything pinned to one core by taskset), then prints
- * the machine, the limits and the comparison tables in Markdown and writes them as JSON (and .md).
+ * `bun run bench [--quick] [--out FILE.json] [--only a,b] [--merge] [--markdown FILE.md]`: runs every section in
+ * its own process (the latency sections twice: unpinned, then with everything pinned to one core by taskset),
+ * then prints the machine, the limits and the comparison tables in Markdown and writes them as JSON (and .md).
+ * `--markdown FILE.md` also writes them as a stand-alone document with a title, the date and the command
+ * (`--markdown docs/performance-results.md` regenerates the results page of the docs).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { ensureRedisServer, type Metrics, machineInfo } from "./lib/env.ts";
-import { buildRows, renderMarkdown } from "./rows.ts";
+import { dirname, join, relative } from "node:path";
+import { ensureRedisServer, type Metrics, machineInfo, REPO_ROOT } from "./lib/env.ts";
+import { type RunDescription, reportHeader, resultsDocument } from "./report.ts";
+import { buildRows, type Row, renderMarkdown } from "./rows.ts";
 
 interface SectionPlan {
   name: string;
@@ -34,7 +37,38 @@ function parseArgs(argv: readonly string[]) {
     only: flagValue("--only")?.split(",") ?? null,
     /** Keep the figures already in --out and replace only those measured now (re-running one section). */
     merge: argv.includes("--merge"),
+    /** Also write the tables as a stand-alone Markdown document (the docs' results page). */
+    markdown: flagValue("--markdown") ?? null,
+    /** How this run was invoked, for the generated document's "regenerate with" line. */
+    command: ["bun run bench", ...argv].join(" "),
   };
+}
+
+type BenchArgs = ReturnType<typeof parseArgs>;
+
+interface RunOutput {
+  run: RunDescription;
+  sections: SectionResult[];
+  metrics: Metrics;
+  rows: Row[];
+}
+
+/** Prints the Markdown and writes the JSON, the .md beside it and, with --markdown, the document. */
+function writeOutputs(args: BenchArgs, output: RunOutput): void {
+  const { run, sections, metrics, rows } = output;
+  const markdown = renderMarkdown(rows, metrics, reportHeader(run));
+  console.log(markdown);
+  mkdirSync(dirname(args.out), { recursive: true });
+  const report = { machine: run.machine, quick: run.quick, sections, metrics, rows };
+  writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${args.out.replace(/\.json$/, "")}.md`, `${markdown}\n`);
+  console.error(`bench: wrote ${args.out}`);
+  if (args.markdown !== null) {
+    const explanation = relative(dirname(args.markdown), join(REPO_ROOT, "docs", "performance.md"));
+    mkdirSync(dirname(args.markdown), { recursive: true });
+    writeFileSync(args.markdown, resultsDocument(run, markdown, args.command, explanation));
+    console.error(`bench: wrote ${args.markdown}`);
+  }
 }
 
 async function runSection(
@@ -90,21 +124,12 @@ async function main(): Promise<number> {
     results.push({ ...plan, seconds, error });
     if (error !== null) console.error(`bench: ${plan.name} failed: ${error}`);
   }
-  const machine = machineInfo();
-  const rows = buildRows(metrics);
-  const header = [
-    `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, Linux ${machine.kernel}, page size ${machine.pageSizeBytes} B (huge ${machine.hugePageSizeBytes / 2 ** 20} MiB), Bun ${machine.bunVersion}, redis-server ${machine.redisVersion}; load average ${machine.loadAverage} at the end.`,
-    `Mode: ${args.quick ? "quick (few repeats, 100,000 resident objects instead of 1,000,000)" : "full"}; figures are medians over repeats; ${machine.date}; took ${((performance.now() - started) / 1000).toFixed(0)} s.`,
-  ];
-  const markdown = renderMarkdown(rows, metrics, header);
-  console.log(markdown);
-  mkdirSync(dirname(args.out), { recursive: true });
-  writeFileSync(
-    args.out,
-    `${JSON.stringify({ machine, quick: args.quick, sections: results, metrics, rows }, null, 2)}\n`,
-  );
-  writeFileSync(`${args.out.replace(/\.json$/, "")}.md`, `${markdown}\n`);
-  console.error(`bench: wrote ${args.out}`);
+  const run = {
+    machine: machineInfo(),
+    quick: args.quick,
+    tookSeconds: (performance.now() - started) / 1000,
+  };
+  writeOutputs(args, { run, sections: results, metrics, rows: buildRows(metrics) });
   const failed = results.filter((r) => r.error !== null);
   if (failed.length > 0) {
     console.error(`bench: ${failed.length} section(s) failed: ${failed.map((f) => f.name).join(", ")}`);
