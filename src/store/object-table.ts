@@ -1,7 +1,7 @@
 import type { ObjectState } from "../protocol/messages.ts";
 import { OBJECT_ID_BYTES } from "../protocol/object-id.ts";
 import { assert } from "./assert.ts";
-import type { PolicyKeyIndex } from "./eviction/tracking.ts";
+import type { EvictionObjects, LoadedFacts } from "./eviction/objects.ts";
 import { grown } from "./grow.ts";
 import { OpenAddressingIndex } from "./open-addressing-index.ts";
 
@@ -130,10 +130,11 @@ function isIdKey(key: string): boolean {
 }
 
 /**
- * Objects by key, with counts and byte totals per state kept exact on every change. Also the eviction
- * policy's key index: the policy keeps its per-object fields at the object's table slot.
+ * Objects by key, with counts and byte totals per state kept exact on every change. Also the owner of
+ * the facts the eviction policy orders by (EvictionObjects): the policy reads size, seal order and use
+ * count here, at the object's table slot, and keeps only its ordering structure.
  */
-export class ObjectTable implements PolicyKeyIndex {
+export class ObjectTable implements EvictionObjects {
   #capacity = 0;
   #size = 0;
   /** Head of the free slot list (chained through #creator), -1 when empty; #highWater: slots ever used. */
@@ -189,15 +190,34 @@ export class ObjectTable implements PolicyKeyIndex {
     return this.#index.find(key, hashKey(key));
   }
 
-  /** PolicyKeyIndex: an eviction policy tracks objects by their table slot. */
-  acquire(key: string): number {
+  /** EvictionObjects: a policy tracks sealed objects of the table, by their slot. */
+  track(key: string, sizeBytes: number, loaded?: LoadedFacts): number {
     const slot = this.slotOf(key);
-    if (slot < 0) throw new Error("ObjectTable.acquire: a policy tracks only objects in the table");
+    if (slot < 0 || !this.isSealed(slot)) {
+      throw new Error("ObjectTable.track: a policy tracks only sealed objects in the table");
+    }
+    assert(this.sizeAt(slot) === sizeBytes, "a policy tracks an object with its table size");
+    assert(loaded === undefined || loaded.useCount === this.useCountAt(slot), "loaded use count");
     return slot;
   }
 
-  /** PolicyKeyIndex: nothing to do, the slot belongs to the table until the object is removed. */
-  release(_key: string, _slot: number): void {}
+  /** EvictionObjects: nothing to do, the slot belongs to the table until the object is removed. */
+  untrack(_key: string, _slot: number): void {}
+
+  /** EvictionObjects: dataSize + metadataSize. */
+  sizeBytesAt(slot: number): number {
+    return this.sizeAt(slot);
+  }
+
+  /** EvictionObjects: gets hit only sealed objects, so the uses since seal are accessCount - 1 (the create). */
+  useCountAt(slot: number): number {
+    return (this.#accessCount[slot] as number) - 1;
+  }
+
+  /** EvictionObjects: a get hit the object (accessCount counts it). */
+  recordUse(slot: number): void {
+    this.#accessCount[slot] = (this.#accessCount[slot] as number) + 1;
+  }
 
   get(key: string): ObjectEntry | undefined {
     const slot = this.slotOf(key);
@@ -358,10 +378,9 @@ export class ObjectTable implements PolicyKeyIndex {
   markDeletePending(slot: number): void {
     this.#deletePending[slot] = 1;
   }
-  /** A get, create or release touched the object at epoch ms `now`; `counted` for a get. */
-  touch(slot: number, now: number, counted: boolean): void {
+  /** A get or release touched the object at epoch ms `now` (the get's use is counted by recordUse). */
+  touch(slot: number, now: number): void {
     this.#lastAccess[slot] = now;
-    if (counted) this.#accessCount[slot] = (this.#accessCount[slot] as number) + 1;
   }
 
   // -------------------------------------------------------------- holders

@@ -347,7 +347,7 @@ export class StoreCore {
       );
     }
     this.counters.releases += count;
-    table.touch(slot, this.#clock.now(), false);
+    table.touch(slot, this.#clock.now());
     if (count < held) {
       table.setHoldCount(slot, clientId, held - count);
       return;
@@ -612,7 +612,7 @@ export class StoreCore {
       if (held === 0) client.held.add(key);
       this.#policy.accessBegan(key);
       table.setHoldCount(slot, client.id, held + 1);
-      table.touch(slot, now, true);
+      table.touch(slot, now);
       result[i] = table.entryAt(slot, key);
     }
     return result;
