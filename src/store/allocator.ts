@@ -6,8 +6,8 @@
  *
  * - Every block (free or allocated) is a block record linked to its physical neighbours (`prevPhysical`,
  *   `nextPhysical`): the JS analogue of boundary tags. Records are a struct of typed arrays indexed by a
- *   block number (reused through a free list), and allocated blocks are found by offset through a
- *   linear-probing hash index of block numbers: no JS object per block, so a million resident objects
+ *   block number (reused through a free list), and allocated blocks are found by offset through the
+ *   store's linear-probing hash index (open-addressing-index.ts) of block numbers: no JS object per block, so a million resident objects
  *   cost about 45 bytes each here and add nothing for the garbage collector to trace. Freeing a block coalesces it with free neighbours
  *   in O(1), so the arena never holds two adjacent free blocks.
  * - Free blocks whose size is a multiple of the alignment are indexed by size class in a two-level table:
@@ -47,6 +47,10 @@
  * size and sum stays an exact JS integer (< 2^53).
  */
 
+import { assert } from "./assert.ts";
+import { grown } from "./grow.ts";
+import { NOT_FOUND, OpenAddressingIndex } from "./open-addressing-index.ts";
+
 export const ALLOCATION_ALIGNMENT_BYTES = 64;
 /** Largest arena the allocator manages: keeps offset + size arithmetic exact in doubles. */
 export const ALLOCATOR_CAPACITY_BYTES_MAX = 2 ** 52;
@@ -72,10 +76,6 @@ const TWO_POW_32 = 2 ** 32;
 interface SizeClass {
   first: number;
   second: number;
-}
-
-function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`allocator invariant: ${message}`);
 }
 
 function isPowerOfTwo(value: number): boolean {
@@ -148,9 +148,15 @@ export class Allocator {
   /** Block numbers ever used; unused records are chained through nextPhysical from recycledHead. */
   private blockHighWater = 0;
   private recycledHead = NIL;
-  /** Allocated blocks by start offset: block + 1 per bucket, 0 empty; power of two, at most half full. */
-  private allocatedBuckets = new Int32Array(0);
-  private allocatedCount = 0;
+  private recycledCount = 0;
+  /** Allocated blocks by start offset. */
+  private readonly allocated = new OpenAddressingIndex<number>(
+    {
+      hashOfValue: (block) => this.hashOfOffset(this.blockOffset[block] as number),
+      hasKey: (block, offset) => this.blockOffset[block] === offset,
+    },
+    INITIAL_BLOCKS * 2,
+  );
   /** Heads of the size-class free lists, indexed first * SECOND_LEVEL_COUNT + second. */
   private readonly freeListHeads: Int32Array;
   /** Bit f set iff first-level class f has a non-empty second-level class. Words: classes 0-31, 32-63. */
@@ -182,7 +188,6 @@ export class Allocator {
     this.alignmentBytes = alignmentBytes;
     this.freeListHeads = new Int32Array(FIRST_LEVEL_COUNT * SECOND_LEVEL_COUNT).fill(NIL);
     this.growBlocks(INITIAL_BLOCKS);
-    this.allocatedBuckets = new Int32Array(INITIAL_BLOCKS * 2);
     this.firstBlock = this.newBlock(0, capacityBytes, true);
     this.insertFree(this.firstBlock);
   }
@@ -229,8 +234,8 @@ export class Allocator {
     this.blockFree[block] = 0;
     this.indexAllocated(block);
     this.usedBytesValue += this.blockSize[block] as number;
-    assert(this.usedBytesValue <= this.capacityBytes, "usedBytes within capacity");
     assert(offset % this.alignmentBytes === 0, "allocated offset is aligned");
+    this.assertAccounting();
     return offset;
   }
 
@@ -243,7 +248,6 @@ export class Allocator {
     let block = found;
     this.unindexAllocated(block);
     this.usedBytesValue -= this.blockSize[block] as number;
-    assert(this.usedBytesValue >= 0, "usedBytes non-negative");
     this.blockFree[block] = 1;
 
     const previous = this.prevPhysical[block] as number;
@@ -258,6 +262,30 @@ export class Allocator {
       this.absorbNext(block);
     }
     this.insertFree(block);
+    const before = this.prevPhysical[block] as number;
+    const after = this.nextPhysical[block] as number;
+    assert(
+      (before === NIL || this.blockFree[before] === 0) && (after === NIL || this.blockFree[after] === 0),
+      "a freed block is coalesced with its free neighbours",
+    );
+    this.assertAccounting();
+  }
+
+  /**
+   * O(1) checks after every allocate and free: used bytes within the arena, some free block exactly when
+   * some byte is free, and every block record allocated, free or recycled.
+   */
+  private assertAccounting(): void {
+    const usedBytes = this.usedBytesValue;
+    assert(usedBytes >= 0 && usedBytes <= this.capacityBytes, "usedBytes within capacity");
+    assert(
+      (this.freeBlockCountValue === 0) === (usedBytes === this.capacityBytes),
+      "a free block exists iff a byte is free",
+    );
+    assert(
+      this.allocated.size + this.freeBlockCountValue + this.recycledCount === this.blockHighWater,
+      "every block record is allocated, free or recycled",
+    );
   }
 
   /** Size reserved for the allocated block at offset (rounded up, clipped at capacityBytes). */
@@ -296,7 +324,7 @@ export class Allocator {
   }
 
   get allocationCount(): number {
-    return this.allocatedCount;
+    return this.allocated.size;
   }
 
   get freeBlockCount(): number {
@@ -361,16 +389,15 @@ export class Allocator {
     );
     assert(usedBytes === this.usedBytesValue, `usedBytes ${this.usedBytesValue} != sum ${usedBytes}`);
     assert(this.freeBytes === this.capacityBytes - usedBytes, "freeBytes exact");
-    assert(allocatedCount === this.allocatedCount, "allocation index matches blocks");
-    let indexedAllocated = 0;
-    for (const stored of this.allocatedBuckets) if (stored !== 0) indexedAllocated += 1;
-    assert(indexedAllocated === allocatedCount, "the offset index holds exactly the allocated blocks");
+    this.allocated.checkInvariants();
+    assert(allocatedCount === this.allocated.size, "the offset index holds exactly the allocated blocks");
     let recycled = 0;
     for (let block = this.recycledHead; block !== NIL; block = this.nextPhysical[block] as number) {
       recycled += 1;
       assert(recycled <= this.blockHighWater, "the recycled list is acyclic");
     }
     assert(live + recycled === this.blockHighWater, "every block record is live or recycled");
+    assert(recycled === this.recycledCount, "recycled count matches the recycled list");
     assert(physicalFree.size === this.freeBlockCountValue, "freeBlockCount matches blocks");
 
     // The free index holds exactly the free blocks, each in its own class.
@@ -536,6 +563,7 @@ export class Allocator {
     let block = this.recycledHead;
     if (block !== NIL) {
       this.recycledHead = this.nextPhysical[block] as number;
+      this.recycledCount -= 1;
     } else {
       if (this.blockHighWater === this.blockCapacity) this.growBlocks(this.blockCapacity * 2);
       block = this.blockHighWater++;
@@ -556,76 +584,36 @@ export class Allocator {
     this.prevPhysical[block] = NIL;
     this.nextPhysical[block] = this.recycledHead;
     this.recycledHead = block;
+    this.recycledCount += 1;
   }
 
   private growBlocks(capacity: number): void {
-    const grow = <T extends Float64Array | Int32Array | Uint8Array>(old: T, next: T): T => {
-      next.set(old);
-      return next;
-    };
-    this.blockOffset = grow(this.blockOffset, new Float64Array(capacity));
-    this.blockSize = grow(this.blockSize, new Float64Array(capacity));
-    this.blockFree = grow(this.blockFree, new Uint8Array(capacity));
-    this.prevPhysical = grow(this.prevPhysical, new Int32Array(capacity));
-    this.nextPhysical = grow(this.nextPhysical, new Int32Array(capacity));
-    this.prevFree = grow(this.prevFree, new Int32Array(capacity));
-    this.nextFree = grow(this.nextFree, new Int32Array(capacity));
+    this.blockOffset = grown(this.blockOffset, capacity);
+    this.blockSize = grown(this.blockSize, capacity);
+    this.blockFree = grown(this.blockFree, capacity);
+    this.prevPhysical = grown(this.prevPhysical, capacity);
+    this.nextPhysical = grown(this.nextPhysical, capacity);
+    this.prevFree = grown(this.prevFree, capacity);
+    this.nextFree = grown(this.nextFree, capacity);
     this.blockCapacity = capacity;
   }
 
-  private bucketOf(offset: number): number {
-    return hashUnits(offset / this.alignmentBytes) & (this.allocatedBuckets.length - 1);
+  private hashOfOffset(offset: number): number {
+    return hashUnits(offset / this.alignmentBytes);
   }
 
   /** The allocated block starting at offset, NIL if none. */
   private findAllocated(offset: number): number {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset % this.alignmentBytes !== 0) return NIL;
-    const buckets = this.allocatedBuckets;
-    const mask = buckets.length - 1;
-    for (let b = this.bucketOf(offset); ; b = (b + 1) & mask) {
-      const stored = buckets[b] as number;
-      if (stored === 0) return NIL;
-      if (this.blockOffset[stored - 1] === offset) return stored - 1;
-    }
+    const block = this.allocated.find(offset, this.hashOfOffset(offset));
+    return block === NOT_FOUND ? NIL : block;
   }
 
   private indexAllocated(block: number): void {
-    if ((this.allocatedCount + 1) * 2 > this.allocatedBuckets.length) {
-      const old = this.allocatedBuckets;
-      this.allocatedBuckets = new Int32Array(old.length * 2);
-      for (const stored of old) if (stored !== 0) this.insertBucket(stored - 1);
-    }
-    this.insertBucket(block);
-    this.allocatedCount += 1;
+    this.allocated.insert(block);
   }
 
-  private insertBucket(block: number): void {
-    const buckets = this.allocatedBuckets;
-    const mask = buckets.length - 1;
-    let b = this.bucketOf(this.blockOffset[block] as number);
-    while (buckets[b] !== 0) b = (b + 1) & mask;
-    buckets[b] = block + 1;
-  }
-
-  /** Linear-probing delete with backward shift: no tombstones. */
   private unindexAllocated(block: number): void {
-    const buckets = this.allocatedBuckets;
-    const mask = buckets.length - 1;
-    let hole = this.bucketOf(this.blockOffset[block] as number);
-    while (buckets[hole] !== block + 1) {
-      assert(buckets[hole] !== 0, "freed block is indexed");
-      hole = (hole + 1) & mask;
-    }
-    buckets[hole] = 0;
-    for (let b = (hole + 1) & mask; buckets[b] !== 0; b = (b + 1) & mask) {
-      const moved = (buckets[b] as number) - 1;
-      const home = this.bucketOf(this.blockOffset[moved] as number);
-      const homeInRange = hole <= b ? home > hole && home <= b : home > hole || home <= b;
-      if (homeInRange) continue;
-      buckets[hole] = moved + 1;
-      buckets[b] = 0;
-      hole = b;
-    }
-    this.allocatedCount -= 1;
+    this.allocated.remove(block);
   }
 }

@@ -1,11 +1,14 @@
 import type { ObjectState } from "../protocol/messages.ts";
 import { OBJECT_ID_BYTES } from "../protocol/object-id.ts";
-import type { PolicyKeyIndex } from "./eviction/tracking.ts";
+import { assert } from "./assert.ts";
+import type { EvictionObjects, LoadedFacts } from "./eviction/objects.ts";
+import { grown } from "./grow.ts";
+import { OpenAddressingIndex } from "./open-addressing-index.ts";
 
 /**
  * The store's objects, kept as a struct of arrays: every field of every object lives in a typed array
- * indexed by a slot number, slots are reused through a free list, and a key -> slot hash index (linear
- * probing over an Int32Array, keys compared against the stored id bytes) finds them. No JS object per
+ * indexed by a slot number, slots are reused through a free list, and a key -> slot hash index (the
+ * store's OpenAddressingIndex, keys compared against the stored id bytes) finds them. No JS object per
  * resident object: a million objects cost a few typed arrays (about 130 bytes each) instead of a million
  * heap objects, maps and strings, which keeps memory per object small and the garbage collector's work
  * independent of how many objects are resident.
@@ -71,10 +74,6 @@ const SHARED = -1;
 const NO_HOLDER = 0;
 const INITIAL_SLOTS = 1024;
 
-function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`object table invariant: ${message}`);
-}
-
 /** 32-bit hash of the first 20 chars of a key (murmur3-style mixing of 4-char words). */
 function hashKey(key: string): number {
   let h = 0x811c9dc5;
@@ -131,10 +130,11 @@ function isIdKey(key: string): boolean {
 }
 
 /**
- * Objects by key, with counts and byte totals per state kept exact on every change. Also the eviction
- * policy's key index: the policy keeps its per-object fields at the object's table slot.
+ * Objects by key, with counts and byte totals per state kept exact on every change. Also the owner of
+ * the facts the eviction policy orders by (EvictionObjects): the policy reads size, seal order and use
+ * count here, at the object's table slot, and keeps only its ordering structure.
  */
-export class ObjectTable implements PolicyKeyIndex {
+export class ObjectTable implements EvictionObjects {
   #capacity = 0;
   #size = 0;
   /** Head of the free slot list (chained through #creator), -1 when empty; #highWater: slots ever used. */
@@ -163,8 +163,14 @@ export class ObjectTable implements PolicyKeyIndex {
   #generation = new Uint32Array(0);
   /** Counts per client of the slots held by two or more clients. */
   readonly #shared = new Map<number, Map<number, number>>();
-  /** Hash index: slot + 1 per bucket, 0 when empty; power-of-two length, at most half full. */
-  #buckets = new Int32Array(0);
+  /** Slots by key. */
+  readonly #index = new OpenAddressingIndex<string>(
+    {
+      hashOfValue: (slot) => hashIdBytes(this.#ids, slot * OBJECT_ID_BYTES),
+      hasKey: (slot, key) => this.#keyEquals(slot, key),
+    },
+    INITIAL_SLOTS,
+  );
   #createdCount = 0;
   #createdBytes = 0;
   #sealedCount = 0;
@@ -181,24 +187,37 @@ export class ObjectTable implements PolicyKeyIndex {
   /** Slot of the object with this key, -1 if absent. */
   slotOf(key: string): number {
     if (key.length !== OBJECT_ID_BYTES) return -1;
-    const mask = this.#buckets.length - 1;
-    for (let b = hashKey(key) & mask; ; b = (b + 1) & mask) {
-      const stored = this.#buckets[b] as number;
-      if (stored === 0) return -1;
-      const slot = stored - 1;
-      if (this.#keyEquals(slot, key)) return slot;
-    }
+    return this.#index.find(key, hashKey(key));
   }
 
-  /** PolicyKeyIndex: an eviction policy tracks objects by their table slot. */
-  acquire(key: string): number {
+  /** EvictionObjects: a policy tracks sealed objects of the table, by their slot. */
+  track(key: string, sizeBytes: number, loaded?: LoadedFacts): number {
     const slot = this.slotOf(key);
-    if (slot < 0) throw new Error("ObjectTable.acquire: a policy tracks only objects in the table");
+    if (slot < 0 || !this.isSealed(slot)) {
+      throw new Error("ObjectTable.track: a policy tracks only sealed objects in the table");
+    }
+    assert(this.sizeAt(slot) === sizeBytes, "a policy tracks an object with its table size");
+    assert(loaded === undefined || loaded.useCount === this.useCountAt(slot), "loaded use count");
     return slot;
   }
 
-  /** PolicyKeyIndex: nothing to do, the slot belongs to the table until the object is removed. */
-  release(_key: string, _slot: number): void {}
+  /** EvictionObjects: nothing to do, the slot belongs to the table until the object is removed. */
+  untrack(_key: string, _slot: number): void {}
+
+  /** EvictionObjects: dataSize + metadataSize. */
+  sizeBytesAt(slot: number): number {
+    return this.sizeAt(slot);
+  }
+
+  /** EvictionObjects: gets hit only sealed objects, so the uses since seal are accessCount - 1 (the create). */
+  useCountAt(slot: number): number {
+    return (this.#accessCount[slot] as number) - 1;
+  }
+
+  /** EvictionObjects: a get hit the object (accessCount counts it). */
+  recordUse(slot: number): void {
+    this.#accessCount[slot] = (this.#accessCount[slot] as number) + 1;
+  }
 
   get(key: string): ObjectEntry | undefined {
     const slot = this.slotOf(key);
@@ -221,10 +240,10 @@ export class ObjectTable implements PolicyKeyIndex {
     if (!isIdKey(key)) throw new Error(`ObjectTable.add: a key is ${OBJECT_ID_BYTES} latin1 chars`);
     if (this.slotOf(key) >= 0) throw new Error("ObjectTable.add: key already present");
     if (this.#freeHead < 0 && this.#highWater === this.#capacity) this.#grow(this.#capacity * 2);
-    if ((this.#size + 1) * 2 > this.#buckets.length) this.#rehash(this.#buckets.length * 2);
     let slot: number;
     if (this.#freeHead >= 0) {
       slot = this.#freeHead;
+      assert(this.#state[slot] === STATE_FREE, "the free list holds free slots");
       this.#freeHead = this.#creator[slot] as number;
     } else {
       slot = this.#highWater++;
@@ -249,9 +268,10 @@ export class ObjectTable implements PolicyKeyIndex {
     this.#lastAccess[slot] = object.createTimeMs;
     this.#accessCount[slot] = 1;
     this.#sealOrder[slot] = 0;
-    this.#insertBucket(slot, hashKey(key));
+    this.#index.insert(slot);
     this.#size++;
     this.#count(slot, 1);
+    assert(this.#size === this.#index.size && this.#size <= this.#highWater, "size matches the index");
     return slot;
   }
 
@@ -271,7 +291,7 @@ export class ObjectTable implements PolicyKeyIndex {
     this.#checkSlot(slot);
     const detached = snapshotOf(this.entryAt(slot));
     this.#count(slot, -1);
-    this.#removeBucket(slot);
+    this.#index.remove(slot);
     this.#shared.delete(slot);
     this.#state[slot] = STATE_FREE;
     this.#holder[slot] = NO_HOLDER;
@@ -280,6 +300,7 @@ export class ObjectTable implements PolicyKeyIndex {
     this.#creator[slot] = this.#freeHead;
     this.#freeHead = slot;
     this.#size--;
+    assert(this.#size === this.#index.size, "size matches the index");
     return detached;
   }
 
@@ -357,10 +378,9 @@ export class ObjectTable implements PolicyKeyIndex {
   markDeletePending(slot: number): void {
     this.#deletePending[slot] = 1;
   }
-  /** A get, create or release touched the object at epoch ms `now`; `counted` for a get. */
-  touch(slot: number, now: number, counted: boolean): void {
+  /** A get or release touched the object at epoch ms `now` (the get's use is counted by recordUse). */
+  touch(slot: number, now: number): void {
     this.#lastAccess[slot] = now;
-    if (counted) this.#accessCount[slot] = (this.#accessCount[slot] as number) + 1;
   }
 
   // -------------------------------------------------------------- holders
@@ -384,6 +404,17 @@ export class ObjectTable implements PolicyKeyIndex {
   /** Sets this client's reference count (0 drops it as a holder). */
   setHoldCount(slot: number, clientId: number, count: number): void {
     assert(clientId > 0 && Number.isSafeInteger(count) && count >= 0, "client id and count");
+    this.#changeHolders(slot, clientId, count);
+    const holder = this.#holder[slot] as number;
+    assert(
+      holder === SHARED
+        ? (this.#shared.get(slot)?.size ?? 0) >= 2
+        : (holder === NO_HOLDER) === (this.#holdCount[slot] === 0),
+      "one holder with its count, or two or more in the shared map",
+    );
+  }
+
+  #changeHolders(slot: number, clientId: number, count: number): void {
     const holder = this.#holder[slot] as number;
     if (holder === SHARED) {
       const counts = this.#shared.get(slot);
@@ -475,9 +506,8 @@ export class ObjectTable implements PolicyKeyIndex {
       free++;
     }
     assert(free + live === this.#highWater, "every slot is occupied or on the free list");
-    let indexed = 0;
-    for (const stored of this.#buckets) if (stored !== 0) indexed++;
-    assert(indexed === this.#size, "the hash index holds every object once");
+    this.#index.checkInvariants();
+    assert(this.#index.size === this.#size, "the hash index holds every object once");
     assert(
       created[0] === this.#createdCount &&
         created[1] === this.#createdBytes &&
@@ -502,74 +532,24 @@ export class ObjectTable implements PolicyKeyIndex {
     return true;
   }
 
-  #hashAt(slot: number): number {
-    return hashIdBytes(this.#ids, slot * OBJECT_ID_BYTES);
-  }
-
-  #insertBucket(slot: number, hash: number): void {
-    const mask = this.#buckets.length - 1;
-    let b = hash & mask;
-    while (this.#buckets[b] !== 0) b = (b + 1) & mask;
-    this.#buckets[b] = slot + 1;
-  }
-
-  /** Linear-probing delete with backward shift: no tombstones, probe chains stay short. */
-  #removeBucket(slot: number): void {
-    const buckets = this.#buckets;
-    const mask = buckets.length - 1;
-    let hole = this.#hashAt(slot) & mask;
-    while (buckets[hole] !== slot + 1) {
-      assert(buckets[hole] !== 0, "removed slot is indexed");
-      hole = (hole + 1) & mask;
-    }
-    buckets[hole] = 0;
-    for (let b = (hole + 1) & mask; buckets[b] !== 0; b = (b + 1) & mask) {
-      const moved = (buckets[b] as number) - 1;
-      const home = this.#hashAt(moved) & mask;
-      // Move it into the hole unless its home lies cyclically in (hole, b].
-      const homeInRange = hole <= b ? home > hole && home <= b : home > hole || home <= b;
-      if (homeInRange) continue;
-      buckets[hole] = moved + 1;
-      buckets[b] = 0;
-      hole = b;
-    }
-  }
-
-  #rehash(bucketCount: number): void {
-    this.#buckets = new Int32Array(bucketCount);
-    for (let slot = 0; slot < this.#highWater; slot++) {
-      if (this.#state[slot] !== STATE_FREE) this.#insertBucket(slot, this.#hashAt(slot));
-    }
-  }
-
   #grow(capacity: number): void {
-    const grow = <T extends Float64Array | Int32Array | Uint32Array | Uint8Array>(
-      old: T,
-      make: (n: number) => T,
-      per = 1,
-    ): T => {
-      const next = make(capacity * per);
-      next.set(old);
-      return next;
-    };
-    this.#ids = grow(this.#ids, (n) => new Uint8Array(n), OBJECT_ID_BYTES);
-    this.#offset = grow(this.#offset, (n) => new Float64Array(n));
-    this.#dataSize = grow(this.#dataSize, (n) => new Float64Array(n));
-    this.#metadataSize = grow(this.#metadataSize, (n) => new Uint32Array(n));
-    this.#padding = grow(this.#padding, (n) => new Uint8Array(n));
-    this.#state = grow(this.#state, (n) => new Uint8Array(n));
-    this.#deletePending = grow(this.#deletePending, (n) => new Uint8Array(n));
-    this.#creator = grow(this.#creator, (n) => new Int32Array(n));
-    this.#holder = grow(this.#holder, (n) => new Int32Array(n));
-    this.#holdCount = grow(this.#holdCount, (n) => new Uint32Array(n));
-    this.#createTime = grow(this.#createTime, (n) => new Float64Array(n));
-    this.#construct = grow(this.#construct, (n) => new Float64Array(n));
-    this.#lastAccess = grow(this.#lastAccess, (n) => new Float64Array(n));
-    this.#accessCount = grow(this.#accessCount, (n) => new Float64Array(n));
-    this.#sealOrder = grow(this.#sealOrder, (n) => new Float64Array(n));
-    this.#generation = grow(this.#generation, (n) => new Uint32Array(n));
+    this.#ids = grown(this.#ids, capacity * OBJECT_ID_BYTES);
+    this.#offset = grown(this.#offset, capacity);
+    this.#dataSize = grown(this.#dataSize, capacity);
+    this.#metadataSize = grown(this.#metadataSize, capacity);
+    this.#padding = grown(this.#padding, capacity);
+    this.#state = grown(this.#state, capacity);
+    this.#deletePending = grown(this.#deletePending, capacity);
+    this.#creator = grown(this.#creator, capacity);
+    this.#holder = grown(this.#holder, capacity);
+    this.#holdCount = grown(this.#holdCount, capacity);
+    this.#createTime = grown(this.#createTime, capacity);
+    this.#construct = grown(this.#construct, capacity);
+    this.#lastAccess = grown(this.#lastAccess, capacity);
+    this.#accessCount = grown(this.#accessCount, capacity);
+    this.#sealOrder = grown(this.#sealOrder, capacity);
+    this.#generation = grown(this.#generation, capacity);
     this.#capacity = capacity;
-    if (this.#buckets.length < capacity) this.#rehash(Math.max(capacity, 16));
   }
 
   #count(slot: number, sign: 1 | -1): void {
@@ -581,6 +561,10 @@ export class ObjectTable implements PolicyKeyIndex {
       this.#createdCount += sign;
       this.#createdBytes += sign * bytes;
     }
+    assert(
+      Math.min(this.#sealedCount, this.#sealedBytes, this.#createdCount, this.#createdBytes) >= 0,
+      "counts and bytes per state are non-negative",
+    );
   }
 }
 

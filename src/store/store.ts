@@ -9,6 +9,7 @@ import {
 } from "../protocol/errors.ts";
 import type { NotificationWire } from "../protocol/messages.ts";
 import { Allocator } from "./allocator.ts";
+import { assert } from "./assert.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import {
   createEvictionPolicy,
@@ -454,7 +455,7 @@ export class StoreCore {
       );
     }
     this.#counters.releases += count;
-    table.touch(slot, this.#clock.now(), false);
+    table.touch(slot, this.#clock.now());
     if (count < held) {
       table.setHoldCount(slot, clientId, held - count);
       return;
@@ -738,7 +739,7 @@ export class StoreCore {
       if (held === 0) client.held.add(key);
       this.#policy.accessBegan(key);
       table.setHoldCount(slot, client.id, held + 1);
-      table.touch(slot, now, true);
+      table.touch(slot, now);
       result[i] = table.entryAt(slot, key);
     }
     return result;
@@ -838,11 +839,6 @@ function statusOf(session: ClientSession): ClientStatus {
     waitingCreates: session.pendingCreates.size,
     bytesCreated: session.bytesCreated,
   };
-}
-
-/** Cheap checks where state changes; a failure is a bug in the store, never a caller's error. */
-function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`store core invariant: ${message}`);
 }
 
 function notificationOf(entry: ObjectEntry, deleted: boolean): NotificationWire {

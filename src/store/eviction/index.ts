@@ -1,3 +1,4 @@
+export { type EvictionObjects, type LoadedFacts, MapEvictionObjects } from "./objects.ts";
 export {
   createEvictionPolicy,
   EVICTION_POLICY_NAMES,
@@ -7,4 +8,3 @@ export {
   isEvictionPolicyName,
   migratePolicy,
 } from "./policy.ts";
-export { MapKeyIndex, type PolicyKeyIndex } from "./tracking.ts";

@@ -4,8 +4,10 @@
  * head is least recently used first. O(1).
  */
 
+import { assert } from "../assert.ts";
+import { grown } from "../grow.ts";
 import type { EvictionPolicyName } from "./policy.ts";
-import { assert, TrackingEvictionPolicy } from "./tracking.ts";
+import { TrackingEvictionPolicy } from "./tracking.ts";
 
 const NIL = -1;
 
@@ -53,11 +55,7 @@ export class LruEvictionPolicy extends TrackingEvictionPolicy {
   }
 
   protected growIndex(capacity: number): void {
-    const prev = new Int32Array(capacity);
-    const next = new Int32Array(capacity);
-    prev.set(this.prev);
-    next.set(this.next);
-    this.prev = prev;
-    this.next = next;
+    this.prev = grown(this.prev, capacity);
+    this.next = grown(this.next, capacity);
   }
 }

@@ -5,7 +5,9 @@
  * The comparator must define a strict total order on the slots held (no two distinct slots compare equal).
  */
 
-import { assert, TrackingEvictionPolicy } from "./tracking.ts";
+import { assert } from "../assert.ts";
+import { grown } from "../grow.ts";
+import { TrackingEvictionPolicy } from "./tracking.ts";
 
 const NIL = -1;
 
@@ -30,15 +32,9 @@ export class SlotOrderedSet {
   /** Room for slots [0, capacity). */
   grow(capacity: number): void {
     if (capacity <= this.left.length) return;
-    const left = new Int32Array(capacity);
-    const right = new Int32Array(capacity);
-    const priority = new Uint32Array(capacity);
-    left.set(this.left);
-    right.set(this.right);
-    priority.set(this.priority);
-    this.left = left;
-    this.right = right;
-    this.priority = priority;
+    this.left = grown(this.left, capacity);
+    this.right = grown(this.right, capacity);
+    this.priority = grown(this.priority, capacity);
   }
 
   insert(slot: number): void {

@@ -16,9 +16,10 @@
  * and the new policy starts with the full history (seal order, recency, frequency). A store that keeps
  * its own metadata can instead call `createEvictionPolicy(name, objects)` with its own states.
  *
- * Memory: per-object state lives in typed arrays indexed by slot numbers from a PolicyKeyIndex. The
- * store passes its object table (createEvictionPolicy(name, [], table)), so a tracked object costs about
- * 45 bytes and no JS object; without an index the policy keeps a private Map from key to slot.
+ * One owner per fact: an object's size, seal order and use count belong to an EvictionObjects owner
+ * (objects.ts). The store passes its object table (createEvictionPolicy(name, [], table)), so the policy
+ * keeps no copy of them and only its ordering structure (tracking.ts), about 10 bytes a tracked object
+ * plus the index's links, and no JS object; without an owner the policy keeps a private MapEvictionObjects.
  *
  * Complexity: every call is O(1) (LRU, none) or O(log n) expected (FIFO, LFU: treap-ordered), except
  * chooseVictims, which is O(victims) (plus O(log n) for FIFO and LFU), and snapshot, which is O(n).
@@ -28,7 +29,8 @@ import { FifoEvictionPolicy } from "./fifo.ts";
 import { LfuEvictionPolicy } from "./lfu.ts";
 import { LruEvictionPolicy } from "./lru.ts";
 import { NoneEvictionPolicy } from "./none.ts";
-import type { PolicyKeyIndex, TrackingEvictionPolicy } from "./tracking.ts";
+import type { EvictionObjects } from "./objects.ts";
+import type { TrackingEvictionPolicy } from "./tracking.ts";
 
 export type EvictionPolicyName = "lru" | "fifo" | "lfu" | "none";
 
@@ -76,8 +78,8 @@ export interface EvictionPolicy {
   readonly objectCount: number;
   /** Per-object state of every tracked object, in seal order: input for createEvictionPolicy/migratePolicy. */
   snapshot(): EvictionObjectState[];
-  /** The key index the caller gave (a migrated policy shares it); undefined when the policy owns one. */
-  readonly keyIndex: PolicyKeyIndex | undefined;
+  /** The owner of the objects' facts the caller gave (a migrated policy shares it); undefined when the policy owns one. */
+  readonly objects: EvictionObjects | undefined;
 }
 
 export function isEvictionPolicyName(value: string): value is EvictionPolicyName {
@@ -91,21 +93,21 @@ export function isEvictionPolicyName(value: string): value is EvictionPolicyName
 export function createEvictionPolicy(
   name: EvictionPolicyName,
   objects: Iterable<EvictionObjectState> = [],
-  keyIndex?: PolicyKeyIndex,
+  owner?: EvictionObjects,
 ): EvictionPolicy {
   let policy: TrackingEvictionPolicy;
   switch (name) {
     case "lru":
-      policy = new LruEvictionPolicy(keyIndex);
+      policy = new LruEvictionPolicy(owner);
       break;
     case "fifo":
-      policy = new FifoEvictionPolicy(keyIndex);
+      policy = new FifoEvictionPolicy(owner);
       break;
     case "lfu":
-      policy = new LfuEvictionPolicy(keyIndex);
+      policy = new LfuEvictionPolicy(owner);
       break;
     case "none":
-      policy = new NoneEvictionPolicy(keyIndex);
+      policy = new NoneEvictionPolicy(owner);
       break;
     default: {
       const unknown: never = name;
@@ -122,5 +124,5 @@ export function createEvictionPolicy(
  * replaces its reference and drops the old one.
  */
 export function migratePolicy(from: EvictionPolicy, to: EvictionPolicyName): EvictionPolicy {
-  return createEvictionPolicy(to, from.snapshot(), from.keyIndex);
+  return createEvictionPolicy(to, from.snapshot(), from.objects);
 }

@@ -1,62 +1,22 @@
 /**
- * Bookkeeping shared by every eviction policy: which objects exist, their size, whether they are
- * evictable, their seal order, last use and use count. A concrete policy only supplies the index that
- * orders evictable objects for chooseVictims.
+ * Bookkeeping shared by every eviction policy. The per-object facts a policy orders by (size, seal order,
+ * use count) belong to an EvictionObjects owner, the object table in the store (objects.ts); a policy
+ * keeps only its ordering structure: which objects it tracks, which of them are in its index (the
+ * evictable ones), and its recency clock, the order of each object's last use. A concrete policy supplies
+ * the index that orders evictable objects for chooseVictims.
  *
- * Memory layout: struct of arrays. Each tracked object is a slot number given by a PolicyKeyIndex, and
- * its fields live in typed arrays indexed by that slot (the concrete index keeps its links in typed
- * arrays too), so tracking a million objects allocates no per-object JS objects. The store passes its
- * own object table as the key index (the policy then shares the table's slots and needs no map of its
- * own); a policy created without one keeps a private Map from key to slot.
+ * The recency clock is the policy's own: the table's lastAccessTime is a wall-clock time for people
+ * (creates and partial releases set it too, and many objects share a millisecond), while LRU and LFU
+ * need a strict order of uses.
+ *
+ * Memory layout: struct of arrays indexed by the owner's slot numbers (the concrete index keeps its links
+ * in typed arrays too), so tracking a million objects allocates no per-object JS objects.
  */
 
+import { assert } from "../assert.ts";
+import { grown } from "../grow.ts";
+import { type EvictionObjects, type LoadedFacts, MapEvictionObjects } from "./objects.ts";
 import type { EvictionObjectState, EvictionPolicy, EvictionPolicyName } from "./policy.ts";
-
-export function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`eviction invariant: ${message}`);
-}
-
-/** Maps keys to small non-negative slot numbers (dense, reused) for a policy's arrays. */
-export interface PolicyKeyIndex {
-  /** Slot of the key, -1 if the index does not know it. */
-  slotOf(key: string): number;
-  /** Slot for a key the policy starts tracking; an index that owns its slots assigns one. */
-  acquire(key: string): number;
-  /** The policy stopped tracking the key held in this slot. */
-  release(key: string, slot: number): void;
-  keyAt(slot: number): string;
-}
-
-/** A private key index: Map from key to slot, slots reused through a free list. */
-export class MapKeyIndex implements PolicyKeyIndex {
-  readonly #slots = new Map<string, number>();
-  readonly #keys: string[] = [];
-  readonly #free: number[] = [];
-
-  slotOf(key: string): number {
-    return this.#slots.get(key) ?? -1;
-  }
-
-  acquire(key: string): number {
-    const known = this.#slots.get(key);
-    if (known !== undefined) return known;
-    const slot = this.#free.pop() ?? this.#keys.length;
-    this.#keys[slot] = key;
-    this.#slots.set(key, slot);
-    return slot;
-  }
-
-  release(key: string, slot: number): void {
-    if (this.#slots.get(key) !== slot) return;
-    this.#slots.delete(key);
-    this.#keys[slot] = "";
-    this.#free.push(slot);
-  }
-
-  keyAt(slot: number): string {
-    return this.#keys[slot] ?? "";
-  }
-}
 
 const NOT_TRACKED = 0;
 const TRACKED = 1;
@@ -64,26 +24,23 @@ const INITIAL_SLOTS = 64;
 
 export abstract class TrackingEvictionPolicy implements EvictionPolicy {
   abstract readonly name: EvictionPolicyName;
-  /** The key index given by the caller (shared on migration), undefined when the policy owns its own. */
-  readonly keyIndex: PolicyKeyIndex | undefined;
-  readonly #index: PolicyKeyIndex;
+  /** The owner given by the caller (shared on migration), undefined when the policy owns its own. */
+  readonly objects: EvictionObjects | undefined;
+  readonly #objects: EvictionObjects;
 
   #capacity = 0;
   #tracked = new Uint8Array(0);
   #evictable = new Uint8Array(0);
-  #sizeBytes = new Float64Array(0);
-  #sealOrder = new Float64Array(0);
   #lastUseOrder = new Float64Array(0);
-  #accessCount = new Float64Array(0);
   #objectCount = 0;
-  /** Shared logical clock for sealOrder and lastUseOrder: strictly increasing, never reused. */
+  /** Logical clock for lastUseOrder: strictly increasing, never reused. */
   private nextOrder = 1;
   private evictableCountValue = 0;
   private evictableBytesValue = 0;
 
-  constructor(keyIndex?: PolicyKeyIndex) {
-    this.keyIndex = keyIndex;
-    this.#index = keyIndex ?? new MapKeyIndex();
+  constructor(objects?: EvictionObjects) {
+    this.objects = objects;
+    this.#objects = objects ?? new MapEvictionObjects();
   }
 
   /** Adds an object that just became evictable (its orders and count are final until removal). */
@@ -98,13 +55,13 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
   protected abstract growIndex(capacity: number): void;
 
   protected sealOrderOf(slot: number): number {
-    return this.#sealOrder[slot] as number;
+    return this.#objects.sealOrderAt(slot);
   }
   protected lastUseOrderOf(slot: number): number {
     return this.#lastUseOrder[slot] as number;
   }
   protected accessCountOf(slot: number): number {
-    return this.#accessCount[slot] as number;
+    return this.#objects.useCountAt(slot);
   }
 
   objectSealed(key: string, sizeBytes: number): void {
@@ -113,15 +70,15 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
       throw new RangeError(`objectSealed: sizeBytes must be a non-negative integer, got ${sizeBytes}`);
     }
     if (this.#slotOf(key) >= 0) throw new Error(`objectSealed: object ${key} is already tracked`);
-    const order = this.takeOrder();
-    this.#track(key, sizeBytes, order, order, 0);
+    const slot = this.#track(key, sizeBytes);
+    this.#lastUseOrder[slot] = this.takeOrder();
   }
 
   accessBegan(key: string): void {
     const slot = this.#slotOf(key);
     if (slot < 0) return;
     if (this.#evictable[slot] === 1) this.#leaveIndex(slot);
-    this.#accessCount[slot] = (this.#accessCount[slot] as number) + 1;
+    this.#objects.recordUse(slot);
     this.#lastUseOrder[slot] = this.takeOrder();
   }
 
@@ -134,7 +91,7 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
     } else {
       this.#evictable[slot] = 1;
       this.evictableCountValue += 1;
-      this.evictableBytesValue += this.#sizeBytes[slot] as number;
+      this.evictableBytesValue += this.#objects.sizeBytesAt(slot);
     }
     this.#lastUseOrder[slot] = this.takeOrder();
     this.indexInsert(slot);
@@ -146,7 +103,7 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
     if (this.#evictable[slot] === 1) this.#leaveIndex(slot);
     this.#tracked[slot] = NOT_TRACKED;
     this.#objectCount -= 1;
-    this.#index.release(key, slot);
+    this.#objects.untrack(key, slot);
   }
 
   chooseVictims(bytesNeeded: number): string[] {
@@ -156,8 +113,8 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
     let victimBytes = 0;
     for (const slot of this.victimOrder()) {
       assert(this.#evictable[slot] === 1, "only evictable objects are chosen");
-      victims.push(this.#index.keyAt(slot));
-      victimBytes += this.#sizeBytes[slot] as number;
+      victims.push(this.#objects.keyAt(slot));
+      victimBytes += this.#objects.sizeBytesAt(slot);
       if (victimBytes >= bytesNeeded) break;
     }
     return victims;
@@ -176,22 +133,22 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
   }
 
   snapshot(): EvictionObjectState[] {
-    const slots = this.#trackedSlots().sort(
-      (a, b) => (this.#sealOrder[a] as number) - (this.#sealOrder[b] as number),
-    );
+    const objects = this.#objects;
+    const slots = this.#trackedSlots().sort((a, b) => objects.sealOrderAt(a) - objects.sealOrderAt(b));
     return slots.map((slot) => ({
-      key: this.#index.keyAt(slot),
-      sizeBytes: this.#sizeBytes[slot] as number,
+      key: objects.keyAt(slot),
+      sizeBytes: objects.sizeBytesAt(slot),
       evictable: this.#evictable[slot] === 1,
-      sealOrder: this.#sealOrder[slot] as number,
+      sealOrder: objects.sealOrderAt(slot),
       lastUseOrder: this.#lastUseOrder[slot] as number,
-      accessCount: this.#accessCount[slot] as number,
+      accessCount: objects.useCountAt(slot),
     }));
   }
 
   /**
    * Loads objects into an empty policy. sealOrder and lastUseOrder are only compared, then renumbered
-   * from this policy's clock (ties keep input order), so callers may pass any numbers, e.g. timestamps.
+   * (ties keep input order), so callers may pass any numbers, e.g. timestamps. An owner that already has
+   * the facts (the table a migrated policy shares) keeps its own seal orders, which must agree.
    */
   load(states: Iterable<EvictionObjectState>): void {
     assert(this.#objectCount === 0 && this.nextOrder === 1, "load only into an empty policy");
@@ -209,10 +166,17 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
     }
     // Seal order first: it fixes the FIFO order.
     input.sort((a, b) => a.state.sealOrder - b.state.sealOrder || a.position - b.position);
-    for (const item of input) {
+    let previousSealOrder = Number.NEGATIVE_INFINITY;
+    for (const [rank, item] of input.entries()) {
       const { state } = item;
       if (this.#slotOf(state.key) >= 0) throw new Error(`load: duplicate object ${state.key}`);
-      item.slot = this.#track(state.key, state.sizeBytes, this.takeOrder(), 0, state.accessCount);
+      item.slot = this.#track(state.key, state.sizeBytes, {
+        sealOrder: rank + 1,
+        useCount: state.accessCount,
+      });
+      const sealOrder = this.#objects.sealOrderAt(item.slot);
+      assert(sealOrder > previousSealOrder, "the owner's seal orders follow the loaded order");
+      previousSealOrder = sealOrder;
     }
     // Then recency: renumbered in use order, and evictable objects indexed least recent first.
     input.sort((a, b) => a.state.lastUseOrder - b.state.lastUseOrder || a.position - b.position);
@@ -221,7 +185,7 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
       if (state.evictable) {
         this.#evictable[slot] = 1;
         this.evictableCountValue += 1;
-        this.evictableBytesValue += this.#sizeBytes[slot] as number;
+        this.evictableBytesValue += this.#objects.sizeBytesAt(slot);
         this.indexInsert(slot);
       }
     }
@@ -232,11 +196,12 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
     let evictableCount = 0;
     let evictableBytes = 0;
     const slots = this.#trackedSlots();
+    const objects = this.#objects;
     for (const slot of slots) {
-      assert(this.#index.slotOf(this.#index.keyAt(slot)) === slot, `slot ${slot} is its key's slot`);
+      assert(objects.slotOf(objects.keyAt(slot)) === slot, `slot ${slot} is its key's slot`);
       if (this.#evictable[slot] === 1) {
         evictableCount += 1;
-        evictableBytes += this.#sizeBytes[slot] as number;
+        evictableBytes += objects.sizeBytesAt(slot);
       }
     }
     for (let slot = 0; slot < this.#capacity; slot++) {
@@ -264,31 +229,22 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
     this.indexRemove(slot);
     this.#evictable[slot] = 0;
     this.evictableCountValue -= 1;
-    this.evictableBytesValue -= this.#sizeBytes[slot] as number;
+    this.evictableBytesValue -= this.#objects.sizeBytesAt(slot);
   }
 
   /** Slot of a tracked key, -1 if the policy does not track it. */
   #slotOf(key: string): number {
-    const slot = this.#index.slotOf(key);
+    const slot = this.#objects.slotOf(key);
     return slot >= 0 && slot < this.#capacity && this.#tracked[slot] === TRACKED ? slot : -1;
   }
 
-  #track(
-    key: string,
-    sizeBytes: number,
-    sealOrder: number,
-    lastUseOrder: number,
-    accessCount: number,
-  ): number {
-    const slot = this.#index.acquire(key);
-    assert(Number.isInteger(slot) && slot >= 0, "key index gives a slot");
+  #track(key: string, sizeBytes: number, loaded?: LoadedFacts): number {
+    const slot = this.#objects.track(key, sizeBytes, loaded);
+    assert(Number.isInteger(slot) && slot >= 0, "the owner gives a slot");
     if (slot >= this.#capacity) this.#grow(Math.max(slot + 1, this.#capacity * 2, INITIAL_SLOTS));
     this.#tracked[slot] = TRACKED;
     this.#evictable[slot] = 0;
-    this.#sizeBytes[slot] = sizeBytes;
-    this.#sealOrder[slot] = sealOrder;
-    this.#lastUseOrder[slot] = lastUseOrder;
-    this.#accessCount[slot] = accessCount;
+    this.#lastUseOrder[slot] = 0;
     this.#objectCount += 1;
     return slot;
   }
@@ -300,16 +256,9 @@ export abstract class TrackingEvictionPolicy implements EvictionPolicy {
   }
 
   #grow(capacity: number): void {
-    const copy = <T extends Float64Array | Uint8Array>(old: T, next: T): T => {
-      next.set(old);
-      return next;
-    };
-    this.#tracked = copy(this.#tracked, new Uint8Array(capacity));
-    this.#evictable = copy(this.#evictable, new Uint8Array(capacity));
-    this.#sizeBytes = copy(this.#sizeBytes, new Float64Array(capacity));
-    this.#sealOrder = copy(this.#sealOrder, new Float64Array(capacity));
-    this.#lastUseOrder = copy(this.#lastUseOrder, new Float64Array(capacity));
-    this.#accessCount = copy(this.#accessCount, new Float64Array(capacity));
+    this.#tracked = grown(this.#tracked, capacity);
+    this.#evictable = grown(this.#evictable, capacity);
+    this.#lastUseOrder = grown(this.#lastUseOrder, capacity);
     this.#capacity = capacity;
     this.growIndex(capacity);
   }
