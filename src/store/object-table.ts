@@ -1,4 +1,4 @@
-import type { ObjectState } from "../protocol/messages.ts";
+import type { ObjectState } from "../protocol/codecs/index.ts";
 import { OBJECT_ID_BYTES } from "../protocol/object-id.ts";
 import type { PolicyKeyIndex } from "./eviction/tracking.ts";
 
