@@ -1,4 +1,4 @@
-import type { ObjectState } from "../protocol/messages.ts";
+import type { ObjectState } from "../protocol/codecs/index.ts";
 import { OBJECT_ID_BYTES } from "../protocol/object-id.ts";
 import { assert } from "./assert.ts";
 import type { EvictionObjects, LoadedFacts } from "./eviction/objects.ts";

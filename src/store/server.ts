@@ -4,42 +4,38 @@ import type { Socket, UnixSocketListener } from "bun";
 import { peerCredentials, sendBytes, sendFd, viewOf } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
 import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
+// Frames are decoded against the protocol's own limits (the codecs' defaults); the store's configured
+// (lower) limits are checked by the core, so going past them is a LimitExceededError for that request, not
+// a closed connection.
+import {
+  AbortCodec,
+  ContainsCodec,
+  CreateAndSealCodec,
+  CreateCodec,
+  DebugStringCodec,
+  DeleteCodec,
+  ErrorReplyCodec,
+  EvictCodec,
+  GetCodec,
+  GetMetadataCodec,
+  type GetReplyEntry,
+  HashCodec,
+  HelloCodec,
+  ListCodec,
+  MAX_ADVISED_POLL_US,
+  MessageType,
+  messageName,
+  NotificationCodec,
+  PollAdviceCodec,
+  ReleaseCodec,
+  SealCodec,
+  StoreInfoCodec,
+  SubscribeCodec,
+  WelcomeCodec,
+} from "../protocol/codecs/index.ts";
 import { AccessDeniedError, PlasmaError, ProtocolError } from "../protocol/errors.ts";
 import { FLAG_REPLY, FrameReader } from "../protocol/frame.ts";
-// Frames are decoded against the protocol's own limits; the store's configured (lower) limits are checked
-// by the core, so going past them is a LimitExceededError for that request, not a closed connection.
-import {
-  DEFAULT_MAX_IDS_PER_REQUEST,
-  DEFAULT_MAX_METADATA_BYTES,
-  MAX_INLINE_DATA_BYTES,
-  PROTOCOL_VERSION,
-} from "../protocol/limits.ts";
-import {
-  decodeCreate,
-  decodeCreateAndSeal,
-  decodeGetKeys,
-  decodeHello,
-  decodeIdKeys,
-  encodeBoolReply,
-  encodeBytesReply,
-  encodeCreateReply,
-  encodeEmptyReply,
-  encodeErrorReply,
-  encodeGetMetadataReply,
-  encodeGetReply,
-  encodeListReply,
-  encodeNotifications,
-  encodePollAdvice,
-  encodeStoreInfoReply,
-  encodeStringReply,
-  encodeU64,
-  encodeWelcome,
-  encodeWelcomeRefusal,
-  type GetReplyEntry,
-  MAX_ADVISED_POLL_US,
-  MESSAGE_TYPE_NAMES,
-  MessageType,
-} from "../protocol/messages.ts";
+import { PROTOCOL_VERSION } from "../protocol/limits.ts";
 import { objectKey } from "../protocol/object-id.ts";
 import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
 import { debugString } from "./debug-string.ts";
@@ -232,7 +228,7 @@ export class StoreServer {
     const refusal = error instanceof PlasmaError ? error : new PlasmaError(String(error));
     this.#log.warn({ peerPid: conn.pid, peerUid: conn.uid, reason: refusal.message }, "client refused");
     const out = new ByteWriter(256);
-    encodeWelcomeRefusal(out, refusal);
+    WelcomeCodec.encodeRefusal(out, refusal);
     try {
       sendBytes(fdOf(socket), out.bytes.subarray(0, out.length));
     } catch {
@@ -245,7 +241,7 @@ export class StoreServer {
   /** Sends the Welcome with the arena's descriptor; hangs up if it cannot be sent. */
   #welcome(socket: ConnSocket, conn: Connection): void {
     const welcome = new ByteWriter(128);
-    encodeWelcome(welcome, {
+    WelcomeCodec.encode(welcome, {
       version: PROTOCOL_VERSION,
       capacityBytes: this.#core.capacityBytes,
       arenaBytes: this.#options.arena.sizeBytes,
@@ -330,7 +326,7 @@ export class StoreServer {
     for (const socket of this.#sockets) {
       const conn = socket.data;
       if (conn.closed || !conn.greeted) continue;
-      encodePollAdvice(conn.out, advice);
+      PollAdviceCodec.encode(conn.out, advice);
       this.#scheduleFlush(socket, conn);
     }
   }
@@ -341,7 +337,7 @@ export class StoreServer {
       { clientId: conn.clientId, peerPid: conn.pid, err: err.message },
       "protocol violation; closing the connection",
     );
-    encodeErrorReply(conn.out, 0, 0, err);
+    ErrorReplyCodec.encode(conn.out, 0, 0, err);
     this.#flush(socket, conn);
     conn.closed = true;
     socket.end();
@@ -434,9 +430,7 @@ export class StoreServer {
     if (conn.closed) return;
     if ((flags & FLAG_REPLY) !== 0) throw new ProtocolError("Clients send requests, not replies.");
     if (!conn.greeted && type !== MessageType.Hello) {
-      throw new ProtocolError(
-        `The first frame must be Hello, got ${MESSAGE_TYPE_NAMES[type] ?? `type ${type}`}.`,
-      );
+      throw new ProtocolError(`The first frame must be Hello, got ${messageName(type)}.`);
     }
     const r = conn.body.reset(body, view);
     try {
@@ -449,7 +443,7 @@ export class StoreServer {
         this.#log.error({ clientId: conn.clientId, err: error }, "internal error while serving a request");
         throw new ProtocolError(`Internal store error: ${(error as Error).message}`);
       }
-      encodeErrorReply(conn.out, type, requestId, error);
+      ErrorReplyCodec.encode(conn.out, type, requestId, error);
     }
   }
 
@@ -479,8 +473,7 @@ export class StoreServer {
   }
 
   readonly #hello: Handler = (_socket, conn, requestId, r) => {
-    const hello = decodeHello(r);
-    r.end("Hello");
+    const hello = HelloCodec.decodeRequest(r);
     if (conn.greeted) throw new ProtocolError("Hello sent twice on one connection.");
     if (hello.version !== PROTOCOL_VERSION) {
       throw new ProtocolError(
@@ -488,13 +481,12 @@ export class StoreServer {
       );
     }
     conn.greeted = true;
-    encodeEmptyReply(conn.out, MessageType.Hello, requestId);
-    if (this.#pollAdviceUs > 0) encodePollAdvice(conn.out, this.#pollAdviceUs);
+    HelloCodec.encodeReply(conn.out, requestId);
+    if (this.#pollAdviceUs > 0) PollAdviceCodec.encode(conn.out, this.#pollAdviceUs);
   };
 
   readonly #create: Handler = (socket, conn, requestId, r) => {
-    const req = decodeCreate(r, DEFAULT_MAX_METADATA_BYTES);
-    r.end("Create");
+    const req = CreateCodec.decodeRequest(r);
     // The frame's bytes are reused after this call; a create that waits for memory keeps copies.
     const id = req.id.slice();
     const metadata = req.metadata.slice();
@@ -504,101 +496,89 @@ export class StoreServer {
       this.#observe("create", createStart);
       if (conn.closed) return;
       if (result instanceof PlasmaError) {
-        encodeErrorReply(conn.out, MessageType.Create, requestId, result);
+        ErrorReplyCodec.encode(conn.out, MessageType.Create, requestId, result);
       } else {
         this.#writeMetadata(result, metadata);
-        encodeCreateReply(conn.out, requestId, result);
+        CreateCodec.encodeReply(conn.out, requestId, result);
       }
       this.#scheduleFlush(socket, conn);
     });
   };
 
   readonly #createAndSeal: Handler = (_socket, conn, requestId, r) => {
-    const req = decodeCreateAndSeal(r, DEFAULT_MAX_METADATA_BYTES, MAX_INLINE_DATA_BYTES);
-    r.end("CreateAndSeal");
+    const req = CreateAndSealCodec.decodeRequest(r);
     const { id, data, metadata } = req;
     const spec = { id, key: objectKey(id), dataSize: data.length, metadataSize: metadata.length };
     this.#core.createAndSeal(conn.clientId, spec, (entry) => {
       this.#writeMetadata(entry, metadata);
       if (data.length > 0) this.#arenaView(entry.offset, data.length).set(data);
     });
-    encodeEmptyReply(conn.out, MessageType.CreateAndSeal, requestId);
+    CreateAndSealCodec.encodeReply(conn.out, requestId);
   };
 
   readonly #seal: Handler = (_socket, conn, requestId, r) => {
-    const key = r.key();
-    r.end("Seal");
+    const key = SealCodec.decodeRequestKey(r);
     const sealStart = performance.now();
     this.#core.seal(conn.clientId, key);
     this.#observe("seal", sealStart);
-    encodeEmptyReply(conn.out, MessageType.Seal, requestId);
+    SealCodec.encodeReply(conn.out, requestId);
   };
 
   readonly #abort: Handler = (_socket, conn, requestId, r) => {
-    const key = r.key();
-    r.end("Abort");
+    const key = AbortCodec.decodeRequestKey(r);
     this.#core.abort(conn.clientId, key);
-    encodeEmptyReply(conn.out, MessageType.Abort, requestId);
+    AbortCodec.encodeReply(conn.out, requestId);
   };
 
   readonly #get: Handler = (socket, conn, requestId, r) => {
-    const req = decodeGetKeys(r, DEFAULT_MAX_IDS_PER_REQUEST);
-    r.end("Get");
+    const req = GetCodec.decodeRequestKeys(r);
     const getStart = performance.now();
     this.#core.get(conn.clientId, req.keys, req.timeoutMs, (result) => {
       this.#observe("get", getStart);
       if (conn.closed) return;
-      encodeGetReply(conn.out, requestId, result as GetReplyEntry[]);
+      GetCodec.encodeReply(conn.out, requestId, result as GetReplyEntry[]);
       this.#scheduleFlush(socket, conn);
     });
   };
 
   readonly #getMetadata: Handler = (socket, conn, requestId, r) => {
-    const { keys, timeoutMs } = decodeGetKeys(r, DEFAULT_MAX_IDS_PER_REQUEST);
-    r.end("GetMetadata");
+    const { keys, timeoutMs } = GetMetadataCodec.decodeRequestKeys(r);
     this.#core.getMetadata(conn.clientId, keys, timeoutMs, this.#metadataCopy, (metadata) => {
       if (conn.closed) return;
-      encodeGetMetadataReply(conn.out, requestId, metadata);
+      GetMetadataCodec.encodeReply(conn.out, requestId, metadata);
       this.#scheduleFlush(socket, conn);
     });
   };
 
   readonly #release: Handler = (_socket, conn, requestId, r) => {
-    const key = r.key();
-    const count = r.u32("count");
-    if (count === 0) throw new ProtocolError("Release of 0 references.");
-    r.end("Release");
+    const { key, count } = ReleaseCodec.decodeRequestKey(r);
     this.#core.release(conn.clientId, key, count);
-    if (requestId !== 0) encodeEmptyReply(conn.out, MessageType.Release, requestId);
+    if (requestId !== 0) ReleaseCodec.encodeReply(conn.out, requestId);
   };
 
   readonly #contains: Handler = (_socket, conn, requestId, r) => {
-    const key = r.key();
-    r.end("Contains");
-    encodeBoolReply(conn.out, MessageType.Contains, requestId, this.#core.contains(key));
+    const key = ContainsCodec.decodeRequestKey(r);
+    ContainsCodec.encodeReply(conn.out, requestId, this.#core.contains(key));
   };
 
   readonly #delete: Handler = (_socket, conn, requestId, r) => {
-    const keys = decodeIdKeys(r, DEFAULT_MAX_IDS_PER_REQUEST);
-    r.end("Delete");
-    encodeU64(conn.out, MessageType.Delete, FLAG_REPLY, requestId, this.#core.delete(keys));
+    const keys = DeleteCodec.decodeRequestKeys(r);
+    DeleteCodec.encodeReply(conn.out, requestId, this.#core.delete(keys));
   };
 
   readonly #evict: Handler = (_socket, conn, requestId, r) => {
-    const bytes = r.u64("bytes");
-    r.end("Evict");
-    encodeU64(conn.out, MessageType.Evict, FLAG_REPLY, requestId, this.#core.evict(bytes));
+    const bytes = EvictCodec.decodeRequest(r);
+    EvictCodec.encodeReply(conn.out, requestId, this.#core.evict(bytes));
   };
 
   readonly #hash: Handler = (_socket, conn, requestId, r) => {
-    const key = r.key();
-    r.end("Hash");
+    const key = HashCodec.decodeRequestKey(r);
     const digest = this.#digest(this.#core.sealedEntry(key));
-    encodeBytesReply(conn.out, MessageType.Hash, requestId, digest);
+    HashCodec.encodeReply(conn.out, requestId, digest);
   };
 
   readonly #list: Handler = (_socket, conn, requestId, r) => {
-    r.end("List");
+    ListCodec.decodeRequest(r);
     const objects = this.#core.list().map((e) => ({
       id: e.id,
       dataSize: e.dataSize,
@@ -608,28 +588,28 @@ export class StoreServer {
       constructDurationMs: e.constructDurationMs,
       state: e.state,
     }));
-    encodeListReply(conn.out, requestId, objects);
+    ListCodec.encodeReply(conn.out, requestId, objects);
   };
 
   readonly #subscribe: Handler = (socket, conn, requestId, r) => {
-    r.end("Subscribe");
-    encodeEmptyReply(conn.out, MessageType.Subscribe, requestId);
+    SubscribeCodec.decodeRequest(r);
+    SubscribeCodec.encodeReply(conn.out, requestId);
     this.#core.subscribe(conn.clientId, (notes) => {
       if (conn.closed) return;
-      encodeNotifications(conn.out, requestId, notes);
+      NotificationCodec.encode(conn.out, requestId, notes);
       this.#scheduleFlush(socket, conn);
     });
   };
 
   readonly #storeInfo: Handler = (_socket, conn, requestId, r) => {
-    r.end("StoreInfo");
+    StoreInfoCodec.decodeRequest(r);
     const { capacityBytes, usedBytes, objectCount, clientCount } = this.#core.stats();
-    encodeStoreInfoReply(conn.out, requestId, { capacityBytes, usedBytes, objectCount, clientCount });
+    StoreInfoCodec.encodeReply(conn.out, requestId, { capacityBytes, usedBytes, objectCount, clientCount });
   };
 
   readonly #debugString: Handler = (_socket, conn, requestId, r) => {
-    r.end("DebugString");
-    encodeStringReply(conn.out, MessageType.DebugString, requestId, debugString(this.#core));
+    DebugStringCodec.decodeRequest(r);
+    DebugStringCodec.encodeReply(conn.out, requestId, debugString(this.#core));
   };
 
   /** A view of the store's own mapping of the arena, after making sure the file still has its size. */

@@ -1,3 +1,4 @@
+import type { NotificationWire } from "../protocol/codecs/index.ts";
 import {
   LimitExceededError,
   ObjectAlreadySealedError,
@@ -7,7 +8,6 @@ import {
   PlasmaError,
   StoreFullError,
 } from "../protocol/errors.ts";
-import type { NotificationWire } from "../protocol/messages.ts";
 import { Allocator } from "./allocator.ts";
 import { assert } from "./assert.ts";
 import { type Clock, systemClock } from "./clock.ts";

@@ -5,20 +5,27 @@ import { join } from "node:path";
 import type { Socket } from "bun";
 import pino from "pino";
 import { ByteWriter } from "../../src/protocol/bytes.ts";
-import { FLAG_ERROR, FLAG_REPLY } from "../../src/protocol/frame.ts";
-import { MAX_FRAME_BODY_BYTES, PROTOCOL_VERSION } from "../../src/protocol/limits.ts";
 import {
-  encodeCreate,
-  encodeCreateAndSeal,
-  encodeEmptyRequest,
-  encodeGet,
-  encodeHello,
-  encodeIdList,
-  encodeIdRequest,
-  encodeRelease,
-  encodeU64,
+  AbortCodec,
+  ContainsCodec,
+  CreateAndSealCodec,
+  CreateCodec,
+  DebugStringCodec,
+  DeleteCodec,
+  EvictCodec,
+  GetCodec,
+  GetMetadataCodec,
+  HashCodec,
+  HelloCodec,
+  ListCodec,
   MessageType,
-} from "../../src/protocol/messages.ts";
+  ReleaseCodec,
+  SealCodec,
+  StoreInfoCodec,
+  SubscribeCodec,
+} from "../../src/protocol/codecs/index.ts";
+import { beginFrame, endFrame, FLAG_ERROR, FLAG_REPLY } from "../../src/protocol/frame.ts";
+import { MAX_FRAME_BODY_BYTES, PROTOCOL_VERSION } from "../../src/protocol/limits.ts";
 import { type StoreHandle, startStore } from "../helpers/daemon.ts";
 import { runClientProcess, tempDir } from "../helpers/store-process.ts";
 import { waitUntil } from "../helpers/wait.ts";
@@ -69,10 +76,13 @@ function makeFrame(rng: Rng, out: ByteWriter, requestId: number): boolean {
   const type = rng.chance(0.01) ? rng.pick(FATAL_TYPES) : rng.pick(REQUEST_TYPES);
   switch (type) {
     case MessageType.Hello:
-      encodeHello(out, requestId, rng.chance(0.9) ? PROTOCOL_VERSION : rng.int(5), rng.int(1 << 30));
+      HelloCodec.encodeRequest(out, requestId, {
+        version: rng.chance(0.9) ? PROTOCOL_VERSION : rng.int(5),
+        pid: rng.int(1 << 30),
+      });
       break;
     case MessageType.Create:
-      encodeCreate(out, requestId, {
+      CreateCodec.encodeRequest(out, requestId, {
         id,
         dataSize: rng.chance(0.01) ? CAPACITY * 2 : rng.int(20_000),
         metadata: rng.bytes(rng.int(40)),
@@ -80,35 +90,56 @@ function makeFrame(rng: Rng, out: ByteWriter, requestId: number): boolean {
       });
       break;
     case MessageType.CreateAndSeal:
-      encodeCreateAndSeal(out, requestId, {
+      CreateAndSealCodec.encodeRequest(out, requestId, {
         id,
         metadata: rng.bytes(rng.int(16)),
         data: rng.bytes(rng.int(300)),
       });
       break;
     case MessageType.Seal:
+      SealCodec.encodeRequest(out, requestId, id);
+      break;
     case MessageType.Abort:
+      AbortCodec.encodeRequest(out, requestId, id);
+      break;
     case MessageType.Contains:
+      ContainsCodec.encodeRequest(out, requestId, id);
+      break;
     case MessageType.Hash:
-      encodeIdRequest(out, type, requestId, id);
+      HashCodec.encodeRequest(out, requestId, id);
       break;
     case MessageType.Get:
     case MessageType.GetMetadata:
-      encodeGet(out, type, requestId, someIds(), timeout());
+      (type === MessageType.Get ? GetCodec : GetMetadataCodec).encodeRequest(out, requestId, {
+        ids: someIds(),
+        timeoutMs: timeout(),
+      });
       break;
     case MessageType.Release:
-      encodeRelease(out, id, 1 + rng.int(3));
+      ReleaseCodec.encodeRequestNoReply(out, id, 1 + rng.int(3));
       if (rng.chance(0.2)) out.view.setUint32(8, requestId, true);
       break;
     case MessageType.Delete:
-      encodeIdList(out, MessageType.Delete, requestId, someIds());
+      DeleteCodec.encodeRequest(out, requestId, someIds());
       break;
     case MessageType.Evict:
-      encodeU64(out, MessageType.Evict, 0, requestId, rng.int(200_000));
+      EvictCodec.encodeRequest(out, requestId, rng.int(200_000));
+      break;
+    case MessageType.List:
+      ListCodec.encodeRequest(out, requestId);
+      break;
+    case MessageType.Subscribe:
+      SubscribeCodec.encodeRequest(out, requestId);
+      break;
+    case MessageType.StoreInfo:
+      StoreInfoCodec.encodeRequest(out, requestId);
+      break;
+    case MessageType.DebugString:
+      DebugStringCodec.encodeRequest(out, requestId);
       break;
     default:
-      // List, Subscribe, StoreInfo, DebugString, and the store-to-client types Welcome and Notification.
-      encodeEmptyRequest(out, type, requestId);
+      // The store-to-client types (Welcome, Notification, PollAdvice), sent as requests with empty bodies.
+      endFrame(out, beginFrame(out, type, 0, requestId));
   }
   if (!rng.chance(0.004)) return false;
   mutate(rng, out);
@@ -217,7 +248,7 @@ async function session(socketPath: string, index: number, frames: number, figure
   const out = new ByteWriter(1024);
   const batch = new ByteWriter(64 * 1024);
   if (rng.chance(0.95)) {
-    encodeHello(batch, 1, PROTOCOL_VERSION, process.pid);
+    HelloCodec.encodeRequest(batch, 1, { version: PROTOCOL_VERSION, pid: process.pid });
     figures.frames++;
   }
   let open = true;
@@ -256,7 +287,7 @@ async function storm(socketPath: string, figures: Figures): Promise<void> {
         const how = rng.int(4);
         if (how === 1) {
           out.reset();
-          encodeHello(out, 1, PROTOCOL_VERSION, 1);
+          HelloCodec.encodeRequest(out, 1, { version: PROTOCOL_VERSION, pid: 1 });
           conn.socket.write(out.bytes.subarray(0, out.length));
         } else if (how === 2) {
           conn.socket.write(new Uint8Array([5, 0, 0]));

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import type { NotificationWire } from "../../src/protocol/codecs/index.ts";
 import {
   LimitExceededError,
   ObjectAlreadySealedError,
@@ -9,7 +10,6 @@ import {
   PlasmaError,
   StoreFullError,
 } from "../../src/protocol/errors.ts";
-import type { NotificationWire } from "../../src/protocol/messages.ts";
 import type { ObjectEntry } from "../../src/store/object-table.ts";
 import { type CreateSpec, type GetResult, StoreCore, type StoreEvent } from "../../src/store/store.ts";
 import { FakeClock } from "./fake-clock.ts";

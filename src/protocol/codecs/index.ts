@@ -3,7 +3,7 @@
  * are MessageCodec objects; Welcome, PollAdvice and Notification go one way (store → client) and have an
  * encode/decode pair; ErrorReplyCodec is the error reply of any request.
  */
-export { emptyReply, emptyRequest, type MessageCodec } from "./codec.ts";
+export type { MessageCodec } from "./codec.ts";
 export {
   CreateAndSealCodec,
   type CreateAndSealRequest,
@@ -12,7 +12,7 @@ export {
 } from "./create.ts";
 export { DeleteCodec, EvictCodec } from "./delete-evict.ts";
 export { ErrorReplyCodec } from "./error-reply.ts";
-export { type ObjectLocation, readIdKeys, readIds, readTimeout } from "./fields.ts";
+export type { ObjectLocation } from "./fields.ts";
 export {
   GetCodec,
   type GetKeysRequest,
@@ -30,7 +30,7 @@ export {
   WelcomeCodec,
 } from "./handshake.ts";
 export * from "./layout.ts";
-export { MESSAGE_TYPE_NAMES, MessageType, messageName } from "./message-type.ts";
+export { MessageType, messageName } from "./message-type.ts";
 export { AbortCodec, ContainsCodec, HashCodec, SealCodec } from "./one-id.ts";
 export {
   DebugStringCodec,

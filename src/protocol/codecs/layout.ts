@@ -5,13 +5,9 @@ import { OBJECT_ID_BYTES } from "../object-id.ts";
  * check `count * <entry bytes>` against the body before they allocate anything for `count` entries.
  */
 export const U8_BYTES = 1;
-export const U16_BYTES = 2;
 export const U32_BYTES = 4;
 export const U64_BYTES = 8;
 export const F64_BYTES = 8;
-
-/** Where an object lives: u64 offset, u64 dataSize, u32 metadataSize (a Create reply, a found Get entry). */
-export const OBJECT_LOCATION_BYTES = U64_BYTES + U64_BYTES + U32_BYTES;
 
 /** The smallest entry of a Get or GetMetadata reply: u8 found = 0. */
 export const MIN_GET_REPLY_ENTRY_BYTES = U8_BYTES;

@@ -22,7 +22,7 @@ export const MessageType = {
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
-export const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+const MESSAGE_TYPE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
   Object.entries(MessageType).map(([name, code]) => [code, name]),
 );
 

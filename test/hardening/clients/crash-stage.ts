@@ -9,8 +9,8 @@
 
 import { connect, ObjectID } from "../../../src/client/index.ts";
 import { ByteWriter } from "../../../src/protocol/bytes.ts";
+import { CreateCodec, HelloCodec } from "../../../src/protocol/codecs/index.ts";
 import { PROTOCOL_VERSION } from "../../../src/protocol/limits.ts";
-import { encodeCreate, encodeHello } from "../../../src/protocol/messages.ts";
 
 const [socketPath, stage, hex, bytes] = process.argv.slice(2);
 const path = socketPath as string;
@@ -27,9 +27,9 @@ if (stage === "midframe") {
   });
   while (!welcomed) await Bun.sleep(5);
   const out = new ByteWriter();
-  encodeHello(out, 1, PROTOCOL_VERSION, process.pid);
+  HelloCodec.encodeRequest(out, 1, { version: PROTOCOL_VERSION, pid: process.pid });
   const helloEnd = out.length;
-  encodeCreate(out, 2, {
+  CreateCodec.encodeRequest(out, 2, {
     id: ObjectID.fromRandom().bytes,
     dataSize: 100,
     metadata: new Uint8Array(50),

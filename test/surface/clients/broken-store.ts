@@ -5,9 +5,9 @@
 import { rmSync } from "node:fs";
 import { closeFd, createArenaFile, sendFd } from "../../../src/ffi/index.ts";
 import { ByteWriter } from "../../../src/protocol/bytes.ts";
+import { HelloCodec, MessageType, WelcomeCodec } from "../../../src/protocol/codecs/index.ts";
 import { FLAG_REPLY, FrameReader } from "../../../src/protocol/frame.ts";
 import { FRAME_HEADER_BYTES, PROTOCOL_VERSION } from "../../../src/protocol/limits.ts";
-import { encodeEmptyReply, encodeWelcome, MessageType } from "../../../src/protocol/messages.ts";
 
 const MiB = 1024 * 1024;
 
@@ -23,7 +23,7 @@ function startBrokenStore(socketPath: string): { stop(): void } {
     socket: {
       open(socket) {
         const welcome = new ByteWriter(128);
-        encodeWelcome(welcome, {
+        WelcomeCodec.encode(welcome, {
           version: PROTOCOL_VERSION,
           capacityBytes: arena.sizeBytes,
           arenaBytes: arena.sizeBytes,
@@ -38,7 +38,7 @@ function startBrokenStore(socketPath: string): { stop(): void } {
           reader: new FrameReader((type, _flags, requestId) => {
             const reply = new ByteWriter(64);
             if (type === MessageType.Hello) {
-              encodeEmptyReply(reply, type, requestId);
+              HelloCodec.encodeReply(reply, requestId);
             } else {
               const header = new DataView(new ArrayBuffer(FRAME_HEADER_BYTES));
               header.setUint32(0, 0xffff_ffff, true);
