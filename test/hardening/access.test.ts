@@ -1,6 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { prerequisite } from "../helpers/prerequisites.ts";
 import { runCommand } from "../helpers/run.ts";
 import { type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
 
@@ -53,7 +54,9 @@ async function withStore(args: string[], body: (store: StoreProcess) => Promise<
   }
 }
 
-describe.skipIf(!isRoot)("access control", () => {
+const hasRoot = prerequisite("root (clients run as other uids)", isRoot ? null : "not root");
+
+describe.skipIf(!hasRoot)("access control", () => {
   test("default socket mode is 0600: another uid cannot connect (a clear PlasmaConnectionError), the owner can", async () => {
     await withStore([], async (store) => {
       expect(statSync(store.socketPath).mode & 0o777).toBe(0o600);
