@@ -165,8 +165,8 @@ export function procStatusBytes(pid: number, key: string): number {
 const NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages";
 
 /**
- * Makes sure at least `pages` 2 MiB huge pages are reserved; returns a function that restores the
- * previous setting, or null when they cannot be had (not root, or not enough memory).
+ * Makes sure at least `pages` 2 MiB huge pages are reserved; returns a function that takes the pages it
+ * added away again, or null when they cannot be had (not root, or not enough memory).
  */
 export function reserveHugePages(pages: number): (() => void) | null {
   let before: number;
@@ -191,9 +191,12 @@ export function reserveHugePages(pages: number): (() => void) | null {
   } catch {
     return null;
   }
+  // Take away what this call added, not back to `before`: others may have changed the pool meanwhile.
+  const added = Number(readFileSync(NR_HUGEPAGES, "utf8").trim()) - before;
   const restore = () => {
     try {
-      writeFileSync(NR_HUGEPAGES, String(before));
+      const now = Number(readFileSync(NR_HUGEPAGES, "utf8").trim());
+      writeFileSync(NR_HUGEPAGES, String(Math.max(0, now - added)));
     } catch {
       // Leave it; the pages are freed when nobody maps them.
     }

@@ -1,9 +1,11 @@
 // The container image, built from the repository's Dockerfile and run for real with podman (see
-// test/deploy/podman.ts for why podman and how the base image is made here). Skipped, with the reason
-// printed, only when podman cannot run containers on this machine.
+// test/deploy/podman.ts for why podman and how the base image is made here). When podman cannot run
+// containers on this machine the tests are skipped with the reason printed, and under CI=true that is an
+// error naming what is missing.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { prerequisite } from "../helpers/prerequisites.ts";
 import { runCommand, startLine } from "../helpers/run.ts";
 import { runClientProcess, tempDir } from "../helpers/store-process.ts";
 import { buildImage, ensureBaseImage, podman, podmanAsync, podmanProblem, REPO } from "./podman.ts";
@@ -14,10 +16,9 @@ const IMAGE = "localhost/bun-plasma:test";
 const PUT_GET = join(REPO, "examples/put-get.ts");
 const MiB = 1024 * 1024;
 const suffix = `${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-const problem = podmanProblem();
-if (problem !== null) console.warn(`skipping the container tests: ${problem}`);
+const hasPodman = prerequisite("rootful podman with runc", podmanProblem());
 
-const work = tempDir("plasma-container-");
+let work = "";
 const containers: string[] = [];
 
 function name(what: string): string {
@@ -78,7 +79,8 @@ function putGetInContainer(volume: string, flags: string[], args: string[] = [])
 }
 
 beforeAll(async () => {
-  if (problem !== null) return;
+  work = tempDir("plasma-container-");
+  if (!hasPodman) return;
   const base = ensureBaseImage();
   const built = await buildImage(IMAGE, base);
   if (built.code !== 0)
@@ -87,10 +89,10 @@ beforeAll(async () => {
 
 afterAll(() => {
   for (const c of containers) podman(["rm", "-f", "-t", "0", c]);
-  rmSync(work, { recursive: true, force: true });
+  if (work !== "") rmSync(work, { recursive: true, force: true });
 });
 
-describe.skipIf(problem !== null)("the container image", () => {
+describe.skipIf(!hasPodman)("the container image", () => {
   test("store container: --shm-size, clients through the socket volume (host, other user), healthy, clean stop", async () => {
     const volume = socketVolume("run-plasma");
     const store = name("store");

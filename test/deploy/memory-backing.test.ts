@@ -1,12 +1,17 @@
 // Start-up checks and memory backing, against real mounts: a small tmpfs (the Docker 64 MB /dev/shm case),
-// hugetlbfs with pages reserved here, and too few huge pages. Needs root (mount, nr_hugepages); skipped
-// with a printed reason otherwise.
+// hugetlbfs with pages reserved here, and too few huge pages. Needs root (mount, nr_hugepages): without it
+// the tests are skipped outside CI and an error under CI=true. Mounts and huge pages are set up before the
+// tests of their group and undone after them, so a run that filters them out changes nothing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statfsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startStore } from "../../src/daemon/index.ts";
+import { hugePagePool, SYSTEM_PAGE_SIZE } from "../../src/ffi/memory.ts";
 import { silentLogger } from "../../src/log.ts";
+import { startStore } from "../helpers/daemon.ts";
+import { hugePagesProblem, useHugePages } from "../helpers/huge-pages.ts";
+import { mount, mountProblem, unmount } from "../helpers/mounts.ts";
+import { prerequisite, rootProblem } from "../helpers/prerequisites.ts";
 import { runCommand, startLine } from "../helpers/run.ts";
 import { runClientProcess, startStoreProcess, tempDir } from "../helpers/store-process.ts";
 
@@ -19,35 +24,49 @@ const NO_ADMIN = { PLASMA_ADMIN_GRPC: "off", PLASMA_ADMIN_HTTP: "off" };
 function runCli(args: string[]) {
   return runCommand(["bun", CLI, ...args], { env: { ...NO_ADMIN, PLASMA_LOG_LEVEL: "info" } });
 }
-const NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages";
 
-const work = tempDir("plasma-backing-");
-const mounts: string[] = [];
+const TMPFS_ARGS = ["-t", "tmpfs", "-o", "size=16m", "tmpfs"];
+const HUGETLBFS_ARGS = ["-t", "hugetlbfs", "-o", "pagesize=2M", "none"];
+const hasTmpfs = prerequisite("mounting a tmpfs (root)", rootProblem() ?? mountProblem(TMPFS_ARGS));
+const hasHugePages = prerequisite(
+  "2 MiB huge pages and a hugetlbfs mount (root)",
+  hugePagesProblem() ?? mountProblem(HUGETLBFS_ARGS),
+);
 
-function mount(args: string[], where: string): string | null {
-  mkdirSync(where, { recursive: true });
-  const r = spawnSync("mount", [...args, where], { encoding: "utf8" });
-  if (r.status !== 0) return `mount ${args.join(" ")} failed: ${r.stderr || r.error?.message}`;
-  mounts.push(where);
-  return null;
-}
-
-const smallShm = join(work, "small-shm");
-const tmpfsProblem =
-  process.getuid?.() !== 0 ? "not root" : mount(["-t", "tmpfs", "-o", "size=16m", "tmpfs"], smallShm);
-if (tmpfsProblem !== null) console.warn(`skipping the tmpfs tests: ${tmpfsProblem}`);
-
+let work = "";
+beforeAll(() => {
+  work = tempDir("plasma-backing-");
+});
 afterAll(() => {
-  for (const where of mounts.reverse()) spawnSync("umount", [where]);
   spawnSync("rm", ["-rf", work]);
 });
+
+/** Mounts `args` on `<work>/<name>` before the tests of the calling scope, unmounts after them. */
+function useMount(args: string[], name: string): () => string {
+  let where = "";
+  beforeAll(() => {
+    where = join(work, name);
+    const problem = mount(args, where);
+    if (problem !== null) throw new Error(problem);
+  });
+  afterAll(() => {
+    if (where !== "") unmount(where);
+  });
+  return () => where;
+}
 
 function usedBytes(path: string): number {
   const s = statfsSync(path);
   return (s.blocks - s.bfree) * s.bsize;
 }
 
-describe.skipIf(tmpfsProblem !== null)("-d on a small tmpfs (a container's /dev/shm)", () => {
+describe.skipIf(!hasTmpfs)("-d on a small tmpfs (a container's /dev/shm)", () => {
+  const mounted = useMount(TMPFS_ARGS, "small-shm");
+  let smallShm = "";
+  beforeAll(() => {
+    smallShm = mounted();
+  });
+
   test("a store larger than the mount refuses to start and names --shm-size and a smaller -m", async () => {
     const socket = join(work, "too-big.sock");
     const { stderr, code } = await runCli(["-m", "64MiB", "-d", smallShm, "-s", socket]);
@@ -119,7 +138,7 @@ describe("memory accounting (startStore handle)", () => {
           backing: "memfd",
           directory: null,
           hugePages: false,
-          pageSizeBytes: 4096,
+          pageSizeBytes: SYSTEM_PAGE_SIZE,
           arenaBytes: 16 * MiB,
           reservedBytes: 0,
           prefaulted: false,
@@ -155,41 +174,17 @@ describe("memory accounting (startStore handle)", () => {
 const HUGE = 2 * MiB;
 const RESERVE_PAGES = 6;
 
-function meminfo(field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(readFileSync("/proc/meminfo", "utf8"));
-  return Number(m?.[1] ?? Number.NaN);
-}
-
+/** Huge pages free and not promised to a mapping: what a new -h store can reserve. */
 function availableHugePages(): number {
-  return meminfo("HugePages_Free") - meminfo("HugePages_Rsvd");
+  return hugePagePool()?.availablePages ?? 0;
 }
 
-/** Adds pages to the pool (others may reserve some at the same time: never set absolute numbers). */
-function addHugePages(delta: number): void {
-  const now = Number(readFileSync(NR_HUGEPAGES, "utf8"));
-  writeFileSync(NR_HUGEPAGES, String(Math.max(0, now + delta)));
-}
-
-const hugeMount = join(work, "huge");
-let addedPages = 0;
-let hugeProblem: string | null = null;
-if (process.getuid?.() !== 0) hugeProblem = "not root";
-else if (!existsSync(NR_HUGEPAGES)) hugeProblem = "the kernel has no huge pages";
-else hugeProblem = mount(["-t", "hugetlbfs", "-o", "pagesize=2M", "none"], hugeMount);
-if (hugeProblem !== null) console.warn(`skipping the huge page tests: ${hugeProblem}`);
-
-describe.skipIf(hugeProblem !== null)("-h: huge pages", () => {
+describe.skipIf(!hasHugePages)("-h: huge pages", () => {
+  useHugePages(RESERVE_PAGES);
+  const mounted = useMount(HUGETLBFS_ARGS, "huge");
+  let hugeMount = "";
   beforeAll(() => {
-    const free = availableHugePages();
-    addHugePages(RESERVE_PAGES);
-    addedPages = RESERVE_PAGES;
-    // The kernel may find fewer contiguous 2 MiB pages than asked for.
-    if (availableHugePages() < free + 4) {
-      throw new Error(`asked for ${RESERVE_PAGES} more huge pages, got ${availableHugePages() - free}`);
-    }
-  });
-  afterAll(() => {
-    if (addedPages > 0) addHugePages(-addedPages);
+    hugeMount = mounted();
   });
 
   test("too few free huge pages: refuses to start and says what to write to nr_hugepages", async () => {

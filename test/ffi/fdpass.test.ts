@@ -7,6 +7,7 @@ import {
   mapShared,
   peerCredentials,
   recvFd,
+  SYSTEM_PAGE_SIZE,
   sendBytes,
   sendFd,
   socketPair,
@@ -89,7 +90,7 @@ describe("sendFd / recvFd in one process", () => {
 
   test("a payload sent from a mapped view goes through unchanged", () => {
     withPair((a, b) => {
-      const arena = createArenaFile({ sizeBytes: 4096 });
+      const arena = createArenaFile({ sizeBytes: SYSTEM_PAGE_SIZE });
       const base = mapShared(arena.fd, arena.sizeBytes);
       try {
         const view = new Uint8Array(viewOf(base, 16, 4));
@@ -108,7 +109,7 @@ describe("sendFd / recvFd in one process", () => {
   test("descriptors beyond the first are closed", () => {
     withPair((a, b) => {
       const arenas = ["a", "b", "c"].map((tag) =>
-        createArenaFile({ sizeBytes: 4096, name: `ffi-extra-${tag}` }),
+        createArenaFile({ sizeBytes: SYSTEM_PAGE_SIZE, name: `ffi-extra-${tag}` }),
       );
       expect(
         sendManyFds(
@@ -149,7 +150,7 @@ describe("sendFd / recvFd in one process", () => {
 
   test("a full socket gives EAGAIN, a closed peer EPIPE (no SIGPIPE)", () => {
     withPair((a, b) => {
-      const arena = createArenaFile({ sizeBytes: 4096 });
+      const arena = createArenaFile({ sizeBytes: SYSTEM_PAGE_SIZE });
       try {
         const chunk = new Uint8Array(65_536);
         let error: unknown;

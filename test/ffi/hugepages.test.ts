@@ -1,10 +1,14 @@
 /**
- * Huge page arenas. These need a huge page pool: as root the test reserves 8 extra 2 MiB pages through
- * /proc/sys/vm/nr_hugepages and restores the old value afterwards; elsewhere the tests are skipped.
+ * Huge page arenas. They need a 2 MiB huge page pool: the tests add 8 pages to it for their run and take
+ * them away afterwards (test/helpers/huge-pages.ts). Without root or huge pages they are skipped outside CI
+ * and an error under CI=true.
+ *
+ * A MFD_HUGETLB memfd is sealed like any memfd (the kernel supports seals on hugetlbfs memfds since Linux
+ * 4.16): the README promises `-h` a sealed arena, and the first test holds it to that.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { errno, errnoName, libc, SystemError } from "../../src/ffi/libc.ts";
 import {
   closeFd,
@@ -18,51 +22,18 @@ import {
   unmap,
   viewOf,
 } from "../../src/ffi/memory.ts";
+import { hugePagesProblem, useHugePages } from "../helpers/huge-pages.ts";
+import { prerequisite } from "../helpers/prerequisites.ts";
 import { makeTempDir, removeDir } from "./helpers.ts";
 
-const NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages";
 const PAGES_NEEDED = 8;
 const MiB = 2 ** 20;
+const F_GET_SEALS = 1034;
+const F_SEAL_SEAL = 1;
+const F_SEAL_SHRINK = 2;
+const F_SEAL_GROW = 4;
 
-type Setup = { ok: true; restore: () => void } | { ok: false; reason: string };
-
-function reserveHugePages(): Setup {
-  const pool = hugePagePool();
-  if (pool === null || pool.pageSizeBytes !== HUGE_PAGE_SIZE)
-    return { ok: false, reason: "no 2 MiB huge pages" };
-  if (pool.availablePages >= PAGES_NEEDED) return { ok: true, restore: () => {} };
-  let original: number;
-  try {
-    original = Number(readFileSync(NR_HUGEPAGES, "utf8").trim());
-    writeFileSync(NR_HUGEPAGES, String(original + PAGES_NEEDED - pool.availablePages));
-  } catch (error) {
-    return { ok: false, reason: `cannot write ${NR_HUGEPAGES} (${(error as Error).message})` };
-  }
-  const restore = () => writeFileSync(NR_HUGEPAGES, String(original));
-  let after = hugePagePool();
-  if (after === null || after.availablePages < PAGES_NEEDED) {
-    // Free 2 MiB runs may exist only after the kernel compacts memory: compact and ask again.
-    try {
-      writeFileSync("/proc/sys/vm/compact_memory", "1");
-      writeFileSync(NR_HUGEPAGES, String(original + PAGES_NEEDED - pool.availablePages));
-    } catch {
-      // Not allowed here: the check below reports what the kernel gave.
-    }
-    after = hugePagePool();
-  }
-  if (after === null || after.availablePages < PAGES_NEEDED) {
-    restore();
-    return { ok: false, reason: `the kernel reserved only ${after?.availablePages ?? 0} huge pages` };
-  }
-  return { ok: true, restore };
-}
-
-const setup = reserveHugePages();
-const skipped = !setup.ok;
-const why = setup.ok ? "" : ` [skipped: ${setup.reason}]`;
-afterAll(() => {
-  if (setup.ok) setup.restore();
-});
+const hasHugePages = prerequisite("2 MiB huge pages (root, writable nr_hugepages)", hugePagesProblem());
 
 /** KernelPageSize of the mapping at `address` from /proc/self/smaps, in bytes. */
 function kernelPageSize(address: number): number | null {
@@ -73,8 +44,10 @@ function kernelPageSize(address: number): number | null {
   return match?.[1] === undefined ? null : Number(match[1]) * 1024;
 }
 
-describe("huge page arenas", () => {
-  test.skipIf(skipped)(`an MFD_HUGETLB memfd arena maps with 2 MiB pages${why}`, () => {
+describe.skipIf(!hasHugePages)("huge page arenas", () => {
+  useHugePages(PAGES_NEEDED);
+
+  test(`an MFD_HUGETLB memfd arena maps with 2 MiB pages and is sealed against resizing`, () => {
     const arena = createArenaFile({ sizeBytes: 3 * MiB, hugePages: true, name: "ffi-huge" });
     expect(arena.backing).toBe("memfd");
     expect(arena.hugePages).toBe(true);
@@ -87,10 +60,10 @@ describe("huge page arenas", () => {
       expect(kernelPageSize(first)).toBe(2 * MiB);
       new Uint8Array(viewOf(first, 2 * MiB + 5, 3)).set([1, 2, 3]);
       expect(Array.from(new Uint8Array(viewOf(second, 2 * MiB + 5, 3)))).toEqual([1, 2, 3]);
-      if (arena.sealed) {
-        expect(libc.ftruncate(arena.fd, 2 * MiB)).toBe(-1);
-        expect(errnoName(errno())).toBe("EPERM");
-      }
+      expect(arena.sealed).toBe(true);
+      expect(libc.fcntl(arena.fd, F_GET_SEALS, 0)).toBe(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW);
+      expect(libc.ftruncate(arena.fd, 2 * MiB)).toBe(-1);
+      expect(errnoName(errno())).toBe("EPERM");
     } finally {
       unmap(first, arena.sizeBytes);
       unmap(second, arena.sizeBytes);
@@ -98,7 +71,7 @@ describe("huge page arenas", () => {
     }
   });
 
-  test.skipIf(skipped)(`reserving more huge pages than the pool holds is ENOSPC${why}`, () => {
+  test(`reserving more huge pages than the pool holds is ENOSPC`, () => {
     const pool = hugePagePool();
     if (pool === null) throw new Error("pool vanished");
     const arena = createArenaFile({ sizeBytes: (pool.totalPages + 1) * HUGE_PAGE_SIZE, hugePages: true });
@@ -116,7 +89,7 @@ describe("huge page arenas", () => {
     }
   });
 
-  test.skipIf(skipped)(`a file arena on a hugetlbfs mount${why}`, () => {
+  test(`a file arena on a hugetlbfs mount`, () => {
     const dir = makeTempDir();
     const mounted = spawnSync("mount", ["-t", "hugetlbfs", "none", dir]).status === 0;
     try {

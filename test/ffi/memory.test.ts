@@ -16,6 +16,7 @@ import {
   unmap,
   viewOf,
 } from "../../src/ffi/memory.ts";
+import { prerequisite } from "../helpers/prerequisites.ts";
 import { isFdOpen, makeTempDir, mapsLineAt, openFdsMatching, removeDir, thrown } from "./helpers.ts";
 
 const F_ADD_SEALS = 1033;
@@ -25,14 +26,23 @@ const F_SEAL_SHRINK = 2;
 const F_SEAL_GROW = 4;
 const F_SEAL_WRITE = 8;
 const GiB = 2 ** 30;
+/** The kernel's base page size, read through sysconf by src/ffi (checked against getconf below). */
+const PAGE = SYSTEM_PAGE_SIZE;
 
-/** Mount a size-limited tmpfs (root only); null when this environment cannot. */
-function mountSmallTmpfs(sizeBytes: number): string | null {
+/** Mount a size-limited tmpfs (root only); the mount's directory, or why this environment cannot. */
+function tryMountSmallTmpfs(sizeBytes: number): { dir: string } | { problem: string } {
   const dir = makeTempDir();
-  const result = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes}`, "none", dir]);
-  if (result.status === 0) return dir;
+  const result = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes}`, "none", dir], {
+    encoding: "utf8",
+  });
+  if (result.status === 0) return { dir };
   removeDir(dir);
-  return null;
+  return { problem: `mount -t tmpfs failed: ${(result.stderr || result.error?.message) ?? ""}`.trim() };
+}
+
+function mountSmallTmpfs(sizeBytes: number): string | null {
+  const mounted = tryMountSmallTmpfs(sizeBytes);
+  return "dir" in mounted ? mounted.dir : null;
 }
 
 function unmountAndRemove(dir: string): void {
@@ -40,25 +50,25 @@ function unmountAndRemove(dir: string): void {
   removeDir(dir);
 }
 
-const probe = mountSmallTmpfs(1 << 20);
-const canMountTmpfs = probe !== null;
-if (probe !== null) unmountAndRemove(probe);
+const probe = tryMountSmallTmpfs(1 << 20);
+if ("dir" in probe) unmountAndRemove(probe.dir);
+const canMountTmpfs = prerequisite("mounting a tmpfs (root)", "dir" in probe ? null : probe.problem);
 
 describe("memfd arenas", () => {
   test("created with the rounded size, named, sealed against resizing", () => {
-    const arena = createArenaFile({ sizeBytes: 10_000, name: "ffi-test-arena" });
+    const arena = createArenaFile({ sizeBytes: 2 * PAGE + 1, name: "ffi-test-arena" });
     try {
       expect(arena).toEqual({
         fd: arena.fd,
-        sizeBytes: 12_288,
+        sizeBytes: 3 * PAGE,
         backing: "memfd",
         path: null,
         pageSizeBytes: SYSTEM_PAGE_SIZE,
         hugePages: false,
         sealed: true,
       });
-      expect(SYSTEM_PAGE_SIZE).toBe(4096);
-      expect(fstatSync(arena.fd).size).toBe(12_288);
+      expect(SYSTEM_PAGE_SIZE).toBe(Number(spawnSync("getconf", ["PAGESIZE"], { encoding: "utf8" }).stdout));
+      expect(fstatSync(arena.fd).size).toBe(3 * PAGE);
       expect(openFdsMatching("memfd:ffi-test-arena")).toHaveLength(1);
       expect(libc.fcntl(arena.fd, F_GET_SEALS, 0)).toBe(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW);
     } finally {
@@ -68,16 +78,16 @@ describe("memfd arenas", () => {
   });
 
   test("seals: shrinking, growing and adding seals fail with EPERM; same-size ftruncate is fine", () => {
-    const arena = createArenaFile({ sizeBytes: 8192 });
+    const arena = createArenaFile({ sizeBytes: 2 * PAGE });
     try {
-      expect(libc.ftruncate(arena.fd, 4096)).toBe(-1);
+      expect(libc.ftruncate(arena.fd, PAGE)).toBe(-1);
       expect(errnoName(errno())).toBe("EPERM");
-      expect(libc.ftruncate(arena.fd, 16_384)).toBe(-1);
+      expect(libc.ftruncate(arena.fd, 4 * PAGE)).toBe(-1);
       expect(errnoName(errno())).toBe("EPERM");
       expect(libc.fcntl(arena.fd, F_ADD_SEALS, F_SEAL_WRITE)).toBe(-1);
       expect(errnoName(errno())).toBe("EPERM");
-      expect(libc.ftruncate(arena.fd, 8192)).toBe(0);
-      expect(fstatSync(arena.fd).size).toBe(8192);
+      expect(libc.ftruncate(arena.fd, 2 * PAGE)).toBe(0);
+      expect(fstatSync(arena.fd).size).toBe(2 * PAGE);
     } finally {
       closeFd(arena.fd);
     }
@@ -107,7 +117,7 @@ describe("memfd arenas", () => {
   });
 
   test("a read-only mapping is mapped shared without write permission", () => {
-    const arena = createArenaFile({ sizeBytes: 4096 });
+    const arena = createArenaFile({ sizeBytes: PAGE });
     const writable = mapShared(arena.fd, arena.sizeBytes);
     const readOnly = mapShared(arena.fd, arena.sizeBytes, { readOnly: true });
     try {
@@ -132,7 +142,7 @@ describe("memfd arenas", () => {
     try {
       expect(residentBytes(base, arena.sizeBytes)).toBe(0);
       new Uint8Array(viewOf(base, 5, 1))[0] = 123;
-      expect(residentBytes(base, arena.sizeBytes)).toBe(4096);
+      expect(residentBytes(base, arena.sizeBytes)).toBe(PAGE);
       prefault(base, arena.sizeBytes);
       expect(residentBytes(base, arena.sizeBytes)).toBe(arena.sizeBytes);
       expect(new Uint8Array(viewOf(base, 5, 1))[0]).toBe(123);
@@ -181,7 +191,7 @@ describe("memfd arenas", () => {
       expect(window[far - GiB]).toBe(0xca);
       expect(window[lastByte - GiB]).toBe(0x5a);
       // Sparse: only the touched pages exist.
-      expect(residentBytes(first, arena.sizeBytes)).toBeLessThanOrEqual(4 * 4096);
+      expect(residentBytes(first, arena.sizeBytes)).toBeLessThanOrEqual(4 * PAGE);
     } finally {
       unmap(first, arena.sizeBytes);
       unmap(second, arena.sizeBytes);
@@ -194,7 +204,7 @@ describe("memfd arenas", () => {
       expect(() => createArenaFile({ sizeBytes })).toThrow(RangeError);
     }
     expect(() => mapShared(0, 0)).toThrow(RangeError);
-    expect(() => createArenaFile({ sizeBytes: 4096, name: "x".repeat(250) })).toThrow(RangeError);
+    expect(() => createArenaFile({ sizeBytes: PAGE, name: "x".repeat(250) })).toThrow(RangeError);
   });
 });
 
@@ -207,24 +217,24 @@ describe("file-backed arenas", () => {
   test("in /dev/shm: unlinked at once, yet usable through its fd", () => {
     const dir = makeTempDir("/dev/shm");
     dirs.push(dir);
-    const arena = createArenaFile({ sizeBytes: 5000, directory: dir, name: "ffi-file" });
+    const arena = createArenaFile({ sizeBytes: PAGE + 1, directory: dir, name: "ffi-file" });
     try {
       expect(arena.backing).toBe("file");
       expect(arena.path).toBe(dir);
-      expect(arena.sizeBytes).toBe(8192);
-      expect(arena.pageSizeBytes).toBe(4096);
+      expect(arena.sizeBytes).toBe(2 * PAGE);
+      expect(arena.pageSizeBytes).toBe(PAGE);
       expect(arena.hugePages).toBe(false);
       expect(arena.sealed).toBe(false);
       expect(readdirSync(dir)).toEqual([]);
       const stat = fstatSync(arena.fd);
       expect(stat.nlink).toBe(0);
-      expect(stat.size).toBe(8192);
+      expect(stat.size).toBe(2 * PAGE);
       expect(stat.mode & 0o777).toBe(0o600);
       expect(openFdsMatching(`${dir}/ffi-file-`)[0]).toEndWith("(deleted)");
       const first = mapShared(arena.fd, arena.sizeBytes);
       const second = mapShared(arena.fd, arena.sizeBytes);
-      new Uint8Array(viewOf(first, 8000, 3)).set([7, 8, 9]);
-      expect(Array.from(new Uint8Array(viewOf(second, 8000, 3)))).toEqual([7, 8, 9]);
+      new Uint8Array(viewOf(first, PAGE + 100, 3)).set([7, 8, 9]);
+      expect(Array.from(new Uint8Array(viewOf(second, PAGE + 100, 3)))).toEqual([7, 8, 9]);
       unmap(first, arena.sizeBytes);
       unmap(second, arena.sizeBytes);
     } finally {
@@ -233,10 +243,10 @@ describe("file-backed arenas", () => {
   });
 
   test("in a missing directory: SystemError ENOENT; hugePages on tmpfs: a clear Error", () => {
-    const missing = thrown(() => createArenaFile({ sizeBytes: 4096, directory: "/nonexistent/ffi" }));
+    const missing = thrown(() => createArenaFile({ sizeBytes: PAGE, directory: "/nonexistent/ffi" }));
     expect(missing).toBeInstanceOf(SystemError);
     expect((missing as SystemError).errnoName).toBe("ENOENT");
-    expect(() => createArenaFile({ sizeBytes: 4096, directory: "/dev/shm", hugePages: true })).toThrow(
+    expect(() => createArenaFile({ sizeBytes: PAGE, directory: "/dev/shm", hugePages: true })).toThrow(
       /not on hugetlbfs/,
     );
   });
@@ -288,7 +298,7 @@ describe("filesystemFreeBytes", () => {
 
 describe("viewOf", () => {
   test("is zero-copy, allows zero length, and refuses more than 4 GiB", () => {
-    const arena = createArenaFile({ sizeBytes: 4096 });
+    const arena = createArenaFile({ sizeBytes: PAGE });
     const base = mapShared(arena.fd, arena.sizeBytes);
     try {
       const a = new Uint8Array(viewOf(base, 100, 10));
@@ -307,11 +317,11 @@ describe("viewOf", () => {
   });
 
   test("mmap and munmap failures are SystemErrors", () => {
-    const badFd = thrown(() => mapShared(987_654, 4096));
+    const badFd = thrown(() => mapShared(987_654, PAGE));
     expect(badFd).toBeInstanceOf(SystemError);
     expect((badFd as SystemError).syscall).toBe("mmap");
     expect((badFd as SystemError).errnoName).toBe("EBADF");
-    const unaligned = thrown(() => unmap(4097, 4096));
+    const unaligned = thrown(() => unmap(PAGE + 1, PAGE));
     expect((unaligned as SystemError).errnoName).toBe("EINVAL");
   });
 });

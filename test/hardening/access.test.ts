@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { prerequisite } from "../helpers/prerequisites.ts";
 import { runCommand } from "../helpers/run.ts";
 import { type StoreProcess, startStoreProcess, tempDir } from "../helpers/store-process.ts";
 
@@ -79,7 +80,9 @@ async function withStore(args: string[], body: (store: StoreProcess) => Promise<
   }
 }
 
-describe.skipIf(!isRoot)("access control", () => {
+const hasRoot = prerequisite("root (clients run as other uids)", isRoot ? null : "not root");
+
+describe.skipIf(!hasRoot)("access control", () => {
   beforeAll(bundleClient);
   afterAll(() => {
     if (clientDir !== undefined) rmSync(clientDir, { recursive: true, force: true });
