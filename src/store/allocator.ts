@@ -346,6 +346,15 @@ export class Allocator {
 
   /** Throws if any invariant is broken. O(blocks). */
   checkInvariants(): void {
+    const { live, physicalFree } = this.checkPhysicalList();
+    this.allocated.checkInvariants();
+    this.checkRecycledList(live);
+    assert(physicalFree.size === this.freeBlockCountValue, "freeBlockCount matches blocks");
+    this.checkFreeIndex(physicalFree);
+  }
+
+  /** Blocks tile the arena in order, aligned, with exact used-bytes accounting; returns what it saw. */
+  private checkPhysicalList(): { live: number; physicalFree: Set<number> } {
     const alignment = this.alignmentBytes;
     let expectedOffset = 0;
     let usedBytes = 0;
@@ -389,8 +398,12 @@ export class Allocator {
     );
     assert(usedBytes === this.usedBytesValue, `usedBytes ${this.usedBytesValue} != sum ${usedBytes}`);
     assert(this.freeBytes === this.capacityBytes - usedBytes, "freeBytes exact");
-    this.allocated.checkInvariants();
     assert(allocatedCount === this.allocated.size, "the offset index holds exactly the allocated blocks");
+    return { live, physicalFree };
+  }
+
+  /** Every block record is either live (in the physical list) or on the recycled list. */
+  private checkRecycledList(live: number): void {
     let recycled = 0;
     for (let block = this.recycledHead; block !== NIL; block = this.nextPhysical[block] as number) {
       recycled += 1;
@@ -398,9 +411,10 @@ export class Allocator {
     }
     assert(live + recycled === this.blockHighWater, "every block record is live or recycled");
     assert(recycled === this.recycledCount, "recycled count matches the recycled list");
-    assert(physicalFree.size === this.freeBlockCountValue, "freeBlockCount matches blocks");
+  }
 
-    // The free index holds exactly the free blocks, each in its own class.
+  /** The free index holds exactly the free blocks, each in its own class. */
+  private checkFreeIndex(physicalFree: ReadonlySet<number>): void {
     let indexedCount = 0;
     if (this.freeTail !== NIL) {
       const tail = this.freeTail;
@@ -409,7 +423,7 @@ export class Allocator {
         "free tail is the last block and free",
       );
       assert(
-        (this.blockSize[tail] as number) % alignment !== 0,
+        (this.blockSize[tail] as number) % this.alignmentBytes !== 0,
         "free tail slot only holds an unaligned tail",
       );
       assert(this.prevFree[tail] === NIL && this.nextFree[tail] === NIL, "free tail is in no list");
@@ -420,27 +434,37 @@ export class Allocator {
       const firstBit = ((this.firstLevelBitmap[first >> 5] ?? 0) >>> (first & 31)) & 1;
       assert(firstBit === (secondBitmap !== 0 ? 1 : 0), `first-level bitmap bit ${first}`);
       for (let second = 0; second < SECOND_LEVEL_COUNT; second++) {
-        const head = this.listHead(first, second);
-        assert(
-          ((secondBitmap >>> second) & 1) === (head !== NIL ? 1 : 0),
-          `bitmap bit (${first}, ${second})`,
-        );
-        let previousFree = NIL;
-        for (let block = head; block !== NIL; block = this.nextFree[block] as number) {
-          const offset = this.blockOffset[block] as number;
-          const sizeBytes = this.blockSize[block] as number;
-          assert(physicalFree.has(block), `indexed block ${offset} is a free block`);
-          assert(this.prevFree[block] === previousFree, `free list back link at ${offset}`);
-          assert(sizeBytes % alignment === 0, "indexed free block is a whole number of units");
-          const sizeClass = classOf(sizeBytes / alignment);
-          assert(sizeClass.first === first && sizeClass.second === second, `block ${offset} class`);
-          indexedCount += 1;
-          assert(indexedCount <= physicalFree.size, "free lists are acyclic and hold no extra blocks");
-          previousFree = block;
-        }
+        indexedCount += this.checkFreeList(first, second, secondBitmap, physicalFree);
+        assert(indexedCount <= physicalFree.size, "free lists are acyclic and hold no extra blocks");
       }
     }
     assert(indexedCount === physicalFree.size, "every free block is indexed exactly once");
+  }
+
+  /** One segregated free list: linked both ways, its bitmap bit set iff non-empty, blocks of its class. */
+  private checkFreeList(
+    first: number,
+    second: number,
+    secondBitmap: number,
+    physicalFree: ReadonlySet<number>,
+  ): number {
+    const head = this.listHead(first, second);
+    assert(((secondBitmap >>> second) & 1) === (head !== NIL ? 1 : 0), `bitmap bit (${first}, ${second})`);
+    let count = 0;
+    let previousFree = NIL;
+    for (let block = head; block !== NIL; block = this.nextFree[block] as number) {
+      const offset = this.blockOffset[block] as number;
+      const sizeBytes = this.blockSize[block] as number;
+      assert(physicalFree.has(block), `indexed block ${offset} is a free block`);
+      assert(this.prevFree[block] === previousFree, `free list back link at ${offset}`);
+      assert(sizeBytes % this.alignmentBytes === 0, "indexed free block is a whole number of units");
+      const sizeClass = classOf(sizeBytes / this.alignmentBytes);
+      assert(sizeClass.first === first && sizeClass.second === second, `block ${offset} class`);
+      count += 1;
+      assert(count <= physicalFree.size, "free lists are acyclic and hold no extra blocks");
+      previousFree = block;
+    }
+    return count;
   }
 
   private listHead(first: number, second: number): number {
