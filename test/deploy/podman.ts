@@ -1,4 +1,4 @@
-// Podman for the container tests, set up as /work/shared/notes/platform.md describes: runc (crun fails on
+// Podman for the container tests, set up as docs/operations.md ("Running in containers") describes: runc (crun fails on
 // this host's hybrid cgroups), cgroupfs, a containers.conf without default ulimits, `--isolation chroot`
 // builds. No registry is reachable, so the base image is made here: Debian's libc (the files of the host's
 // libc6 package) plus the Bun binary from npm (the one running this test), with a `bun` user (uid 1000)
