@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { runCommand } from "./helpers/run.ts";
 import { type StoreProcess, startStoreProcess } from "./helpers/store-process.ts";
 
-setDefaultTimeout(120_000);
 const EXAMPLES = join(import.meta.dir, "../examples");
 let store: StoreProcess;
 
