@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { hugePagesProblem, useHugePages } from "./helpers/huge-pages.ts";
@@ -6,7 +6,6 @@ import { prerequisite } from "./helpers/prerequisites.ts";
 import { runCommand } from "./helpers/run.ts";
 import { type StoreProcess, startStoreProcess } from "./helpers/store-process.ts";
 
-setDefaultTimeout(120_000);
 const EXAMPLES = join(import.meta.dir, "../examples");
 let store: StoreProcess;
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { connect, ObjectID } from "../../src/client/index.ts";
 import { runClientProcess, type StoreProcess, startStoreProcess, tempDir } from "../helpers/store-process.ts";
-import { debugFigures, spawnChild } from "./helpers.ts";
+import { spawnChild, storeInvariants } from "./helpers.ts";
 
 const ATTACK = join(import.meta.dir, "clients/arena-attack.ts");
 const MiB = 1024 * 1024;
@@ -45,7 +45,7 @@ describe("arena integrity", () => {
       expect(new TextDecoder().decode(buffer ?? new Uint8Array())).toBe("still here");
       await writer.release(id);
       expect(buffer?.length).toBe(10); // keeps the buffer (and so its reference) reachable until the release
-      expect((await debugFigures(writer)).invariants).toBe("ok");
+      expect(await storeInvariants(writer)).toBe("ok");
       await writer.disconnect();
     } finally {
       expect(await store.stop()).toBe(0);
@@ -72,10 +72,11 @@ describe("arena integrity", () => {
       expect(buffer?.every((b) => b === 0x42)).toBe(true);
       await owner.release(id);
       expect(buffer?.length).toBe(64); // keeps the buffer (and so its reference) reachable until the release
-      const figures = await debugFigures(owner);
+      const info = await owner.storeInfo();
       // the crashed writers' references are gone (the write-own writer's sealed object stays, unused);
       // the shared object is intact
-      expect(figures).toMatchObject({ clients: 1, objects: 2, invariants: "ok" });
+      expect(info).toMatchObject({ clientCount: 1, objectCount: 2 });
+      expect(await storeInvariants(owner)).toBe("ok");
       const listed = await owner.list();
       expect(listed.map((o) => [o.state, o.refCount])).toEqual([
         ["sealed", 0],
@@ -114,7 +115,7 @@ describe("arena integrity", () => {
       await reader.release(id);
       expect(read?.length).toBe(4 * MiB - 4096); // keeps the buffer reachable until the release
       expect(buffer.length).toBe(4 * MiB - 4096);
-      expect((await debugFigures(client)).invariants).toBe("ok");
+      expect(await storeInvariants(client)).toBe("ok");
       await reader.disconnect();
       await client.disconnect();
     } finally {

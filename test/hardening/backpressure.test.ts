@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect, ObjectID, type PlasmaClient, StoreFullError } from "../../src/client/index.ts";
-import { useStore } from "../helpers/store-fixture.ts";
+import { useAdminStore } from "../helpers/store-fixture.ts";
 import { waitUntil } from "../helpers/wait.ts";
-import { debugFigures } from "./helpers.ts";
+import { storeInvariants } from "./helpers.ts";
 
 const CAPACITY = 1024 * 1024;
-// The fixture's client holds the memory the waiters wait for.
-const fx = useStore({ memory: String(CAPACITY) });
+// The fixture's client holds the memory the waiters wait for; the admin plane counts the waiting creates.
+const fx = useAdminStore({ memory: String(CAPACITY) });
+const waitingCreates = async () => (await fx.admin.stats()).waitingCreates;
 const waiters: PlasmaClient[] = [];
 
 beforeAll(async () => {
@@ -34,13 +35,13 @@ test("creates with waitMs wait for memory held by others and are served in FIFO 
   const served: number[] = [];
   const pending = waiters.map(async (client, i) => {
     await waitUntil(`create ${i} is queued behind ${i} others`, async () =>
-      served.length === 0 ? (await debugFigures(fx.client)).waitingCreates === i : true,
+      served.length === 0 ? (await waitingCreates()) === i : true,
     );
     const buffer = await client.create(ids[i] as ObjectID, size, undefined, { waitMs: -1 });
     served.push(i);
     return buffer;
   });
-  await waitUntil("3 creates wait", async () => (await debugFigures(fx.client)).waitingCreates === 3);
+  await waitUntil("3 creates wait", async () => (await waitingCreates()) === 3);
   expect(served).toEqual([]);
 
   // Releasing and deleting the big object frees the store: the first in line gets it, the others wait.
@@ -49,19 +50,19 @@ test("creates with waitMs wait for memory held by others and are served in FIFO 
   await fx.client.delete(full);
   const first = await pending[0];
   expect(first?.length).toBe(size);
-  expect((await debugFigures(fx.client)).waitingCreates).toBe(2);
+  expect(await waitingCreates()).toBe(2);
   expect(served).toEqual([0]);
 
   // Each abort lets exactly the next in line through.
   await waiters[0]?.abort(ids[0] as ObjectID);
   expect((await pending[1])?.length).toBe(size);
-  expect((await debugFigures(fx.client)).waitingCreates).toBe(1);
+  expect(await waitingCreates()).toBe(1);
   await waiters[1]?.abort(ids[1] as ObjectID);
   expect((await pending[2])?.length).toBe(size);
   expect(served).toEqual([0, 1, 2]);
   await waiters[2]?.abort(ids[2] as ObjectID);
-  const figures = await debugFigures(fx.client);
-  expect(figures).toMatchObject({ usedBytes: 0, waitingCreates: 0, invariants: "ok" });
+  expect(await fx.admin.stats()).toMatchObject({ usedBytes: 0, waitingCreates: 0 });
+  expect(await storeInvariants(fx.client)).toBe("ok");
 });
 
 test("a waiting create fails with StoreFullError after waitMs; the store is unchanged", async () => {
@@ -72,13 +73,14 @@ test("a waiting create fails with StoreFullError after waitMs; the store is unch
     .catch((e: unknown) => e);
   expect(error).toBeInstanceOf(StoreFullError);
   expect((error as Error).message).toContain("after waiting 300 ms");
-  expect((await debugFigures(fx.client)).waitingCreates).toBe(0);
+  expect(await waitingCreates()).toBe(0);
   // A waiter that timed out is gone from the queue: freeing memory now serves the next create at once.
   await fx.client.abort(full);
   const id = ObjectID.fromRandom();
   expect((await waiters[1]?.create(id, 1000, undefined, { waitMs: 300 }))?.length).toBe(1000);
   await waiters[1]?.abort(id);
-  expect(await debugFigures(fx.client)).toMatchObject({ usedBytes: 0, invariants: "ok" });
+  expect((await fx.client.storeInfo()).usedBytes).toBe(0);
+  expect(await storeInvariants(fx.client)).toBe("ok");
 });
 
 test("a waiting create is dropped when its client disconnects; the next waiter is served", async () => {
@@ -88,18 +90,16 @@ test("a waiting create is dropped when its client disconnects; the next waiter i
   const dropped = quitter
     .create(ObjectID.fromRandom(), 1000, undefined, { waitMs: -1 })
     .catch((e: unknown) => e);
-  await waitUntil("1 create waits", async () => (await debugFigures(fx.client)).waitingCreates === 1);
+  await waitUntil("1 create waits", async () => (await waitingCreates()) === 1);
   const next = waiters[2]?.create(ObjectID.fromRandom(), 2000, undefined, { waitMs: -1 });
-  await waitUntil("2 creates wait", async () => (await debugFigures(fx.client)).waitingCreates === 2);
+  await waitUntil("2 creates wait", async () => (await waitingCreates()) === 2);
   await quitter.disconnect();
   expect(((await dropped) as Error).name).toBe("PlasmaConnectionError");
-  await waitUntil(
-    "the quitter's create is gone",
-    async () => (await debugFigures(fx.client)).waitingCreates === 1,
-  );
+  await waitUntil("the quitter's create is gone", async () => (await waitingCreates()) === 1);
   await fx.client.abort(full);
   expect((await next)?.length).toBe(2000);
-  const figures = await debugFigures(fx.client);
-  expect(figures).toMatchObject({ objects: 1, beingCreated: 1, waitingCreates: 0, invariants: "ok" });
-  expect(figures.usedBytes).toBeGreaterThanOrEqual(2000);
+  const stats = await fx.admin.stats();
+  expect(stats).toMatchObject({ objectsCreated: 1, objectsSealed: 0, waitingCreates: 0 });
+  expect(stats.usedBytes).toBeGreaterThanOrEqual(2000);
+  expect(await storeInvariants(fx.client)).toBe("ok");
 });

@@ -8,18 +8,19 @@ import {
   type PlasmaClient,
   StoreFullError,
 } from "../../src/client/index.ts";
+import { startAdminStore } from "../helpers/admin-store.ts";
 import { STORE_CLI } from "../helpers/daemon.ts";
-import { useStore } from "../helpers/store-fixture.ts";
+import { useAdminStore } from "../helpers/store-fixture.ts";
 import { runClientProcess, startStoreProcess, tempDir } from "../helpers/store-process.ts";
 import { waitUntil } from "../helpers/wait.ts";
-import { debugFigures } from "./helpers.ts";
+import { storeInvariants } from "./helpers.ts";
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
 
 describe("limits from the command line, each a typed error for that client only", () => {
-  // The fixture's client is "a"; "b" is a second client of the same store.
-  const fx = useStore({
+  // The fixture's client is "a"; "b" is a second client of the same store. The admin plane counts waiting gets.
+  const fx = useAdminStore({
     memory: String(16 * MiB),
     args: [
       "--max-object-size",
@@ -103,7 +104,7 @@ describe("limits from the command line, each a typed error for that client only"
   test("--max-pending-gets: the 4th blocked get of a client fails; other clients are not limited by it", async () => {
     const ids = [0, 1, 2, 3, 4, 5].map(() => ObjectID.fromRandom());
     const blocked = ids.slice(0, 3).map((id) => fx.client.getBuffers([id]));
-    await waitUntil("3 gets wait", async () => (await debugFigures(b)).waitingGets === 3);
+    await waitUntil("3 gets wait", async () => (await fx.admin.stats()).waitingGets === 3);
     const fourth = await fx.client.getBuffers([ids[3] as ObjectID]).catch((e: unknown) => e);
     expect(fourth).toBeInstanceOf(LimitExceededError);
     expect((fourth as Error).message).toContain("3 gets waiting");
@@ -111,7 +112,7 @@ describe("limits from the command line, each a typed error for that client only"
     expect(await fx.client.getBuffers([ids[4] as ObjectID], { timeoutMs: 0 })).toEqual([null]);
     // another client has its own allowance
     const other = ids.slice(0, 3).map((id) => b.getBuffers([id]));
-    await waitUntil("6 gets wait", async () => (await debugFigures(b)).waitingGets === 6);
+    await waitUntil("6 gets wait", async () => (await fx.admin.stats()).waitingGets === 6);
     for (const id of ids.slice(0, 3)) await b.createAndSeal(id, new TextEncoder().encode(id.hex()));
     // References live as long as their buffers: keep them reachable until the releases.
     const buffers: (Uint8Array | null)[] = [];
@@ -126,7 +127,7 @@ describe("limits from the command line, each a typed error for that client only"
     }
     expect(buffers.length).toBe(6);
     await b.delete(ids.slice(0, 3));
-    expect((await debugFigures(fx.client)).invariants).toBe("ok");
+    expect(await storeInvariants(fx.client)).toBe("ok");
   });
 });
 
@@ -155,14 +156,14 @@ describe("--max-clients and --max-pending-creates", () => {
   });
 
   test("--max-pending-creates: a client's 3rd create waiting for memory fails; StoreFullError when waitMs is 0", async () => {
-    const store = await startStoreProcess({ memory: String(MiB), args: ["--max-pending-creates", "2"] });
-    const holder = await connect(store.socketPath);
-    const waiter = await connect(store.socketPath);
+    const started = await startAdminStore({ memory: String(MiB), args: ["--max-pending-creates", "2"] });
+    const holder = await connect(started.store.socketPath);
+    const waiter = await connect(started.store.socketPath);
     try {
       const big = ObjectID.fromRandom();
       await holder.create(big, MiB);
       const waits = [0, 1].map(() => waiter.create(ObjectID.fromRandom(), 1000, undefined, { waitMs: -1 }));
-      await waitUntil("2 creates wait", async () => (await debugFigures(holder)).waitingCreates === 2);
+      await waitUntil("2 creates wait", async () => (await started.admin.stats()).waitingCreates === 2);
       const third = await waiter
         .create(ObjectID.fromRandom(), 1000, undefined, { waitMs: -1 })
         .catch((e: unknown) => e);
@@ -171,11 +172,12 @@ describe("--max-clients and --max-pending-creates", () => {
       expect(now).toBeInstanceOf(StoreFullError);
       await holder.abort(big);
       for (const w of waits) expect((await w).length).toBe(1000);
-      expect((await debugFigures(holder)).invariants).toBe("ok");
+      expect(await storeInvariants(holder)).toBe("ok");
     } finally {
       await holder.disconnect();
       await waiter.disconnect();
-      expect(await store.stop()).toBe(0);
+      started.admin.close();
+      expect(await started.store.stop()).toBe(0);
     }
   });
 

@@ -2,9 +2,10 @@ import { expect, test } from "bun:test";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect, ObjectID, PlasmaConnectionError } from "../../src/client/index.ts";
+import { startAdminStore } from "../helpers/admin-store.ts";
 import { startStoreProcess, tempDir } from "../helpers/store-process.ts";
 import { waitUntil } from "../helpers/wait.ts";
-import { debugFigures, spawnChild } from "./helpers.ts";
+import { spawnChild } from "./helpers.ts";
 
 const BUSY = join(import.meta.dir, "clients/busy.ts");
 
@@ -12,7 +13,8 @@ test("SIGTERM under load: clients get PlasmaConnectionError, the socket file goe
   const dir = tempDir("plasma-shutdown-");
   const socketPath = join(dir, "plasma.sock");
   try {
-    const store = await startStoreProcess({ memory: String(16 * 1024 * 1024), socketPath });
+    // the admin plane counts the waiting get and create
+    const { store, admin } = await startAdminStore({ memory: String(16 * 1024 * 1024), socketPath });
     const busy = [0, 1, 2, 3].map(() => spawnChild(BUSY, [socketPath]));
     await Promise.all(busy.map((b) => b.waitForLine(/busy/)));
     const client = await connect(socketPath);
@@ -25,9 +27,10 @@ test("SIGTERM under load: clients get PlasmaConnectionError, the socket file goe
       .create(ObjectID.fromRandom(), 2 * 1024 * 1024, undefined, { waitMs: -1 })
       .catch((e: unknown) => e);
     await waitUntil("a get and a create wait", async () => {
-      const figures = await debugFigures(client);
-      return figures.waitingGets === 1 && figures.waitingCreates === 1;
+      const stats = await admin.stats();
+      return stats.waitingGets === 1 && stats.waitingCreates === 1;
     });
+    admin.close();
 
     expect(await store.stop("SIGTERM")).toBe(0);
     expect(store.output()).toContain("plasma_store stopped");

@@ -3,7 +3,15 @@ import { join } from "node:path";
 import { connect } from "../../src/client/index.ts";
 import { startStoreProcess } from "../helpers/store-process.ts";
 import { waitUntil } from "../helpers/wait.ts";
-import { type ChildProcess, debugFigures, fdCount, fdLinks, LONG_MODE, Rng, spawnChild } from "./helpers.ts";
+import {
+  type ChildProcess,
+  fdCount,
+  fdLinks,
+  LONG_MODE,
+  Rng,
+  spawnChild,
+  storeInvariants,
+} from "./helpers.ts";
 
 /**
  * Soak: N client processes run a random mix of operations against one store for a bounded time while a
@@ -102,10 +110,10 @@ test(`soak: ${CLIENTS} client processes for ${SECONDS} s with clients killed mea
     // admin plane agree, and nothing of the departed clients is left.
     await waitUntil(
       "only the observer is connected",
-      async () => (await debugFigures(observer)).clients === 1,
+      async () => (await observer.storeInfo()).clientCount === 1,
     );
-    const figures = await debugFigures(observer);
-    expect(figures).toMatchObject({ invariants: "ok", beingCreated: 0, waitingGets: 0, waitingCreates: 0 });
+    expect(await storeInvariants(observer)).toBe("ok");
+    const info = await observer.storeInfo();
     const listed = await observer.list();
     expect(listed.every((o) => o.state === "sealed" && o.refCount === 0)).toBe(true);
     const stats = (await (await admin("/v1/stats")).json()) as Record<string, number>;
@@ -115,7 +123,7 @@ test(`soak: ${CLIENTS} client processes for ${SECONDS} s with clients killed mea
       waitingCreates: 0,
       objectsCreated: 0,
       objectsSealed: listed.length,
-      usedBytes: figures.usedBytes,
+      usedBytes: info.usedBytes,
       bytesSealed: listed.reduce((sum, o) => sum + o.dataSize + o.metadataSize, 0),
     });
     await waitUntil(
@@ -126,7 +134,8 @@ test(`soak: ${CLIENTS} client processes for ${SECONDS} s with clients killed mea
     });
     for (let i = 0; i < listed.length; i += 1000)
       await observer.delete(listed.slice(i, i + 1000).map((o) => o.id));
-    expect(await debugFigures(observer)).toMatchObject({ usedBytes: 0, objects: 0, invariants: "ok" });
+    expect(await observer.storeInfo()).toMatchObject({ usedBytes: 0, objectCount: 0 });
+    expect(await storeInvariants(observer)).toBe("ok");
     await observer.disconnect();
   } finally {
     expect(await store.stop()).toBe(0);

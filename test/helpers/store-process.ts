@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { STORE_CLI } from "./daemon.ts";
 import { type CommandResult, runCommand, testEnv } from "./run.ts";
+import { waitUntil } from "./wait.ts";
 
 export interface StoreProcess {
   readonly socketPath: string;
@@ -18,14 +19,19 @@ export interface StoreProcess {
 }
 
 export interface StoreProcessOptions {
-  /** -m; 64 MiB unless given. */
+  /** -m; 64 MiB unless given, or unless `env` sets PLASMA_MEMORY (then no -m). */
   memory?: string;
   /** Extra CLI flags. */
   args?: string[];
   /** Environment variables for the store, on top of the test's environment without its PLASMA_* ones. */
   env?: Record<string, string>;
-  /** -s; a socket in a fresh temporary directory unless given. */
+  /** -s; a socket in a fresh temporary directory unless given, or unless `env` sets PLASMA_SOCKET (then no -s). */
   socketPath?: string;
+  /**
+   * Ready when the "plasma_store started" line is logged (default), or when the socket accepts
+   * connections (for log levels that leave the start line out).
+   */
+  readyWhen?: "start-line" | "socket";
   /**
    * Runs the store on this many CPUs (taskset), so what depends on the CPU count (the polling advice)
    * does not change with the machine. Unset: whatever the test runs on.
@@ -86,12 +92,12 @@ function cpuPrefix(cpus: number | undefined): string[] {
  */
 export async function startStoreProcess(options: StoreProcessOptions = {}): Promise<StoreProcess> {
   const dir = tempDir();
-  const socketPath = options.socketPath ?? join(dir, "plasma.sock");
+  const envMemory = options.memory === undefined ? options.env?.PLASMA_MEMORY : undefined;
+  const envSocket = options.socketPath === undefined ? options.env?.PLASMA_SOCKET : undefined;
+  const socketPath = options.socketPath ?? envSocket ?? join(dir, "plasma.sock");
   const args = [
-    "-m",
-    options.memory ?? String(64 * 1024 * 1024),
-    "-s",
-    socketPath,
+    ...(envMemory === undefined ? ["-m", options.memory ?? String(64 * 1024 * 1024)] : []),
+    ...(envSocket === undefined ? ["-s", socketPath] : []),
     ...adminOffFlags(options),
     ...(options.args ?? []),
   ];
@@ -102,12 +108,22 @@ export async function startStoreProcess(options: StoreProcessOptions = {}): Prom
     env: testEnv({ PLASMA_LOG_LEVEL: "debug", ...options.env }),
   });
   const output = collectOutput(proc);
-  const started = output.waitForOutput(/plasma_store started/);
+  const started =
+    options.readyWhen === "socket"
+      ? waitUntil(`${socketPath} accepts`, () => socketAccepts(socketPath), 15_000)
+      : output.waitForOutput(/plasma_store started/);
   const exited = proc.exited.then((code) => {
     throw new Error(`plasma_store exited with ${code} before starting:\n${output.text()}`);
   });
-  await Promise.race([started, exited]);
   exited.catch(() => {});
+  try {
+    await Promise.race([started, exited]);
+  } catch (error) {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+    await proc.exited;
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
 
   let stopped: Promise<number> | null = null;
   return {
@@ -120,6 +136,7 @@ export async function startStoreProcess(options: StoreProcessOptions = {}): Prom
       stopped ??= (async () => {
         if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
         const code = await proc.exited;
+        await output.drained;
         rmSync(dir, { recursive: true, force: true });
         return code;
       })();
@@ -128,9 +145,21 @@ export async function startStoreProcess(options: StoreProcessOptions = {}): Prom
   };
 }
 
+async function socketAccepts(socketPath: string): Promise<boolean> {
+  try {
+    const socket = await Bun.connect({ unix: socketPath, socket: { data() {} } });
+    socket.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Accumulates a process's stdout and stderr, and waits for a pattern to appear in them. */
 function collectOutput(proc: Subprocess<"ignore", "pipe", "pipe">): {
   text: () => string;
+  /** Resolves once both streams have ended (the process exited and everything it printed is in text). */
+  drained: Promise<unknown>;
   waitForOutput: (pattern: RegExp, timeoutMs?: number) => Promise<string>;
 } {
   let text = "";
@@ -142,8 +171,7 @@ function collectOutput(proc: Subprocess<"ignore", "pipe", "pipe">): {
       for (const l of listeners) l();
     }
   };
-  void pump(proc.stdout);
-  void pump(proc.stderr);
+  const drained = Promise.all([pump(proc.stdout), pump(proc.stderr)]);
 
   const waitForOutput = (pattern: RegExp, timeoutMs = 15_000) =>
     new Promise<string>((resolve, reject) => {
@@ -162,7 +190,7 @@ function collectOutput(proc: Subprocess<"ignore", "pipe", "pipe">): {
       listeners.add(check);
       check();
     });
-  return { text: () => text, waitForOutput };
+  return { text: () => text, drained, waitForOutput };
 }
 
 /** Runs a Bun script (a file path) as a separate client process; resolves with its output and exit code. */

@@ -1,8 +1,6 @@
-import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { ALLOCATION_ALIGNMENT_BYTES, Allocator } from "../../src/store/allocator.ts";
-
-setDefaultTimeout(120_000);
 
 const ALIGN = ALLOCATION_ALIGNMENT_BYTES;
 
@@ -318,31 +316,45 @@ describe("Allocator unit", () => {
     expect(allocator.blocks()).toEqual([{ offset: 0, sizeBytes: 10e9, free: true }]);
   });
 
-  test("100k allocate/free pairs with 10k live blocks complete", () => {
+  test("100k allocate/free pairs with 10k live blocks: every request fits and the accounting stays exact", () => {
     const liveTarget = 10_000;
     const allocator = new Allocator(1e9);
     const live: number[] = [];
+    const reserved = new Map<number, number>(); // offset -> reserved bytes, to check usedBytes against
+    let reservedBytes = 0;
     let seed = 12345;
     const random = (): number => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
       return seed / 2 ** 32;
     };
-    for (let index = 0; index < liveTarget; index++) {
-      const offset = allocator.allocate(1 + Math.floor(random() * 20_000));
+    const allocate = (): number => {
+      const sizeBytes = 1 + Math.floor(random() * 20_000);
+      const offset = allocator.allocate(sizeBytes);
       expect(offset).not.toBeNull();
-      live.push(offset ?? -1);
-    }
-    let pairs = 0;
-    for (; pairs < 100_000; pairs++) {
+      expect(reserved.has(offset ?? -1)).toBe(false);
+      reserved.set(offset ?? -1, roundUp(sizeBytes, ALIGN));
+      reservedBytes += roundUp(sizeBytes, ALIGN);
+      return offset ?? -1;
+    };
+    for (let index = 0; index < liveTarget; index++) live.push(allocate());
+    for (let pair = 0; pair < 100_000; pair++) {
       const slot = Math.floor(random() * live.length);
-      allocator.free(live[slot] ?? -1);
-      const offset = allocator.allocate(1 + Math.floor(random() * 20_000));
-      expect(offset === null).toBe(false);
-      live[slot] = offset ?? -1;
+      const freed = live[slot] ?? -1;
+      allocator.free(freed);
+      reservedBytes -= reserved.get(freed) ?? 0;
+      reserved.delete(freed);
+      live[slot] = allocate();
+      expect(allocator.usedBytes).toBe(reservedBytes);
     }
-    expect(pairs).toBe(100_000);
     expect(allocator.allocationCount).toBe(liveTarget);
     allocator.checkInvariants();
+    // the used blocks are exactly the live allocations, at their reserved sizes, and tile the arena
+    const blocks = allocator.blocks();
+    const used = blocks.filter((block) => !block.free);
+    expect(used.map((block) => [block.offset, block.sizeBytes])).toEqual(
+      [...reserved.entries()].sort(([a], [b]) => a - b),
+    );
+    expect(blocks.reduce((sum, block) => sum + block.sizeBytes, 0)).toBe(1e9);
     for (const offset of live) allocator.free(offset);
     expect(allocator.blocks()).toEqual([{ offset: 0, sizeBytes: 1e9, free: true }]);
   });

@@ -5,6 +5,7 @@ import {
   EVICTION_POLICY_NAMES,
   type EvictionPolicy,
   type EvictionPolicyName,
+  isEvictionPolicyName,
   migratePolicy,
 } from "../../src/store/eviction/index.ts";
 import type { TrackingEvictionPolicy } from "../../src/store/eviction/tracking.ts";
@@ -50,9 +51,17 @@ const EXPECTED_ORDER: Record<Exclude<EvictionPolicyName, "none">, string[]> = {
 };
 
 describe("eviction policies: orders", () => {
-  test("policy names", () => {
+  test("policy names: each listed name makes its own policy, and only those names are accepted", () => {
     expect([...EVICTION_POLICY_NAMES]).toEqual(["lru", "fifo", "lfu", "none"]);
-    for (const name of EVICTION_POLICY_NAMES) expect(createEvictionPolicy(name).name).toBe(name);
+    const kinds = new Set<unknown>();
+    for (const name of EVICTION_POLICY_NAMES) {
+      const policy = createEvictionPolicy(name);
+      expect(policy.name).toBe(name);
+      expect(isEvictionPolicyName(name)).toBe(true);
+      kinds.add(Object.getPrototypeOf(policy));
+    }
+    expect(kinds.size).toBe(EVICTION_POLICY_NAMES.length);
+    for (const name of ["LRU", "random", "", "lru "]) expect(isEvictionPolicyName(name)).toBe(false);
   });
 
   test("the same access pattern gives three different, correct orders", () => {
@@ -61,13 +70,14 @@ describe("eviction policies: orders", () => {
       const policy = createEvictionPolicy(name);
       applyPattern(policy);
       const expected = EXPECTED_ORDER[name as keyof typeof EXPECTED_ORDER];
-      expect(policy.chooseVictims(Number.POSITIVE_INFINITY)).toEqual(expected);
+      const chosen = policy.chooseVictims(Number.POSITIVE_INFINITY);
+      expect(chosen).toEqual(expected);
       expect(policy.chooseVictims(1000)).toEqual(expected);
       // Prefixes: stop as soon as the sizes reach bytesNeeded.
       const firstSize = { a: 100, b: 200, c: 300, d: 400 }[expected[0] as "a"];
       expect(policy.chooseVictims(firstSize)).toEqual(expected.slice(0, 1));
       expect(policy.chooseVictims(firstSize + 1)).toEqual(expected.slice(0, 2));
-      orders.add(expected.join(""));
+      orders.add(chosen.join(""));
       checkInvariants(policy);
     }
     expect(orders.size).toBe(3);
@@ -430,17 +440,31 @@ describe("eviction policies: model property", () => {
     );
   });
 
-  test("10k objects: every operation stays cheap enough to finish", () => {
+  test("10k objects through 50k uses and 3k evictions: victims come in policy order", () => {
+    const keyCount = 10_000;
+    const useCount = 50_000;
+    // 7919 is prime to 10k: every object is used exactly 5 times, last in the order of the final 10k uses
+    const usedKey = (round: number) => `o${(round * 7919) % keyCount}`;
+    const lastUseOrder = Array.from({ length: keyCount }, (_, i) => usedKey(useCount - keyCount + i));
+    const sealOrder = Array.from({ length: keyCount }, (_, i) => `o${i}`);
+    // equal use counts: LFU breaks the tie by recency, as LRU orders
+    const expectedOrder: Record<string, string[]> = { fifo: sealOrder, lru: lastUseOrder, lfu: lastUseOrder };
     for (const name of EVICTING_POLICIES) {
       const policy = createEvictionPolicy(name);
-      for (let index = 0; index < 10_000; index++) sealUnheld(policy, `o${index}`, 100);
-      for (let round = 0; round < 50_000; round++) use(policy, `o${(round * 7919) % 10_000}`);
+      for (const key of sealOrder) sealUnheld(policy, key, 100);
+      for (let round = 0; round < useCount; round++) use(policy, usedKey(round));
+      const evicted: string[] = [];
       for (let round = 0; round < 1000; round++) {
         const victims = policy.chooseVictims(250);
         expect(victims).toHaveLength(3);
         for (const key of victims) policy.objectRemoved(key);
+        evicted.push(...victims);
       }
+      expect(evicted).toEqual((expectedOrder[name] as string[]).slice(0, 3000));
       expect(policy.evictableCount).toBe(7000);
+      expect(policy.chooseVictims(Number.POSITIVE_INFINITY)).toEqual(
+        (expectedOrder[name] as string[]).slice(3000),
+      );
       checkInvariants(policy);
     }
   });

@@ -1,6 +1,6 @@
 // The command lines: plasma_store refusing a live socket and a non-loopback admin HTTP address without a
 // token; plasma-admin's --token, PLASMA_ADMIN_ADDR, PLASMA_ADMIN_TOKEN, `ls --prefix` and `ls --desc`.
-import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect, ObjectID } from "../../src/client/index.ts";
@@ -14,8 +14,6 @@ import {
   stopAll,
   tempDir,
 } from "./helpers.ts";
-
-setDefaultTimeout(120_000);
 
 describe("plasma_store", () => {
   afterEach(stopAll);

@@ -1,6 +1,6 @@
 // The client API through its public surface: connect's populate and logger options, `await using`,
 // subscribe's eviction notifications, getMetadata waiting for a seal, seal / abort by another client.
-import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
+import { afterEach, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
@@ -26,8 +26,6 @@ import {
   tempDir,
   waitUntil,
 } from "./helpers.ts";
-
-setDefaultTimeout(120_000);
 
 const clients: PlasmaClient[] = [];
 afterEach(async () => {

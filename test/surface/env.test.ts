@@ -1,6 +1,6 @@
 // Every PLASMA_* variable the README and `plasma_store --help` name, each shown to take effect through
 // what the store does: its capacity, socket, arena backing, log, policy, admin plane and poll advice.
-import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
+import { afterEach, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -17,8 +17,6 @@ import {
   stopAll,
   tempDir,
 } from "./helpers.ts";
-
-setDefaultTimeout(120_000);
 
 const dirs: string[] = [];
 afterEach(async () => {

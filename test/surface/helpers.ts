@@ -1,15 +1,18 @@
 /**
- * Stores, commands and waits for the surface tests. Every store gets a temp socket and temp dir, an
- * environment without inherited PLASMA_* variables, admin endpoints only where the test asks (never the
- * default ports 50051/9090), and is killed by pid by stopAllStores() in the test file's afterEach/afterAll.
+ * Stores, commands and waits for the surface tests, on the shared helpers of test/helpers/: every store
+ * gets a temp socket and temp dir, an environment without inherited PLASMA_* variables, admin endpoints
+ * only where the test asks (never the default ports 50051/9090), and is stopped by stopAll() in the test
+ * file's afterEach/afterAll.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { type CommandResult, startLine } from "../helpers/run.ts";
+import { adminAddresses } from "../helpers/admin-store.ts";
+import { STORE_CLI } from "../helpers/daemon.ts";
+import { type CommandResult, runCommand, testEnv } from "../helpers/run.ts";
+import { startStoreProcess, tempDir } from "../helpers/store-process.ts";
+import { waitUntil } from "../helpers/wait.ts";
 
-export const STORE_CLI = join(import.meta.dir, "../../src/daemon/cli.ts");
+export { STORE_CLI, tempDir, waitUntil };
 export const ADMIN_CLI = join(import.meta.dir, "../../src/admin/cli.ts");
 export const PROBE_CLIENT = join(import.meta.dir, "clients/probe.ts");
 export const BROKEN_STORE = join(import.meta.dir, "clients/broken-store.ts");
@@ -17,44 +20,12 @@ export const BROKEN_STORE = join(import.meta.dir, "clients/broken-store.ts");
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
 
-/** This process's environment minus every PLASMA_* variable, plus `extra`. */
-export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith("PLASMA_") && value !== undefined) env[key] = value;
-  }
-  return { ...env, ...extra };
-}
-
-/** A fresh temporary directory; removed by whoever made it (stores remove their own). */
-export function tempDir(prefix = "plasma-surface-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
-
 /** A TCP port nothing listens on right now (bound on port 0, then closed). */
 export function freePort(): number {
   const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = listener.port;
   listener.stop(true);
   return port;
-}
-
-/** Polls `cond` until it holds; throws naming `what` after timeoutMs. */
-export async function waitUntil(
-  what: string | (() => string),
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting until ${typeof what === "string" ? what : what()}`,
-      );
-    }
-    await Bun.sleep(10);
-  }
 }
 
 /**
@@ -114,141 +85,60 @@ function adminArgs(choice: AdminChoice): string[] {
   }
 }
 
-/** The command line of a store for `spec`: bun, the CLI, -m, -s, the admin flags and the extra flags. */
-export function storeArgv(spec: StoreSpec, socketPath: string): string[] {
+function checkAdminSpec(spec: StoreSpec): void {
+  if (spec.admin !== "env") return;
   const env = spec.env ?? {};
   const args = spec.args ?? [];
-  if (spec.admin === "env") {
-    const named = (flag: string, variable: string) => args.includes(flag) || env[variable] !== undefined;
-    if (!named("--admin-grpc", "PLASMA_ADMIN_GRPC") || !named("--admin-http", "PLASMA_ADMIN_HTTP")) {
-      throw new Error("admin: env needs both admin addresses, or the store would take the default ports");
-    }
+  const named = (flag: string, variable: string) => args.includes(flag) || env[variable] !== undefined;
+  if (!named("--admin-grpc", "PLASMA_ADMIN_GRPC") || !named("--admin-http", "PLASMA_ADMIN_HTTP")) {
+    throw new Error("admin: env needs both admin addresses, or the store would take the default ports");
   }
-  return [
-    "bun",
-    STORE_CLI,
-    ...(env.PLASMA_MEMORY === undefined ? ["-m", spec.memory ?? "16MiB"] : []),
-    ...(env.PLASMA_SOCKET === undefined ? ["-s", socketPath] : []),
-    ...adminArgs(spec.admin),
-    ...args,
-  ];
 }
 
-/** Starts a real plasma_store and waits until it is ready. */
+/**
+ * Starts a real plasma_store (startStoreProcess: -m and -s unless env sets PLASMA_MEMORY / PLASMA_SOCKET)
+ * at the default log level unless env sets one, and waits until it is ready.
+ */
 export async function startStore(spec: StoreSpec): Promise<SurfaceStore> {
-  const dir = tempDir();
-  const socketPath = spec.env?.PLASMA_SOCKET ?? spec.socketPath ?? join(dir, "plasma.sock");
-  const proc = Bun.spawn(storeArgv(spec, socketPath), {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: cleanEnv(spec.env),
+  checkAdminSpec(spec);
+  const store = await startStoreProcess({
+    memory: spec.env?.PLASMA_MEMORY === undefined ? (spec.memory ?? "16MiB") : undefined,
+    socketPath: spec.env?.PLASMA_SOCKET === undefined ? spec.socketPath : undefined,
+    args: [...adminArgs(spec.admin), ...(spec.args ?? [])],
+    env: { PLASMA_LOG_LEVEL: "info", ...spec.env },
+    readyWhen: spec.readyWhen,
   });
-  let text = "";
-  const listeners = new Set<() => void>();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      text += decoder.decode(chunk, { stream: true });
-      for (const listener of listeners) listener();
-    }
-  };
-  const pumped = Promise.all([pump(proc.stdout), pump(proc.stderr)]);
-  const waitForOutput = (pattern: RegExp, timeoutMs = 20_000) =>
-    new Promise<string>((resolve, reject) => {
-      const check = () => {
-        const match = pattern.exec(text);
-        if (match === null) return;
-        listeners.delete(check);
-        clearTimeout(timer);
-        resolve(match[0]);
-      };
-      const timer = setTimeout(() => {
-        listeners.delete(check);
-        reject(new Error(`timed out waiting for ${pattern} in store output:\n${text}`));
-      }, timeoutMs);
-      listeners.add(check);
-      check();
-    });
-  let stopped: Promise<number> | null = null;
+  const { grpc, http } =
+    spec.readyWhen === "socket" ? { grpc: null, http: null } : adminAddresses(store.output());
   const stop = () => {
-    stopped ??= (async () => {
-      if (proc.exitCode === null && proc.signalCode === null) process.kill(proc.pid, "SIGTERM");
-      const killer = setTimeout(() => proc.exitCode === null && process.kill(proc.pid, "SIGKILL"), 20_000);
-      const code = await proc.exited;
+    const killer = setTimeout(() => store.proc.exitCode === null && store.proc.kill("SIGKILL"), 20_000);
+    return store.stop().finally(() => {
       clearTimeout(killer);
-      await pumped;
       live.delete(handle);
-      rmSync(dir, { recursive: true, force: true });
-      return code;
-    })();
-    return stopped;
+    });
   };
-  let grpc: string | null = null;
-  let http: string | null = null;
   const handle: SurfaceStore = {
-    socketPath,
-    dir,
-    pid: proc.pid,
-    proc,
-    get grpc() {
-      return grpc;
-    },
-    get http() {
-      return http;
-    },
-    output: () => text,
-    waitForOutput,
+    socketPath: store.socketPath,
+    dir: store.dir,
+    pid: store.proc.pid,
+    proc: store.proc,
+    grpc,
+    http,
+    output: store.output,
+    waitForOutput: store.waitForOutput,
     stop,
   };
   live.add(handle);
-  const exited = proc.exited.then((code) => {
-    throw new Error(`plasma_store exited with ${code} before it was ready:\n${text}`);
-  });
-  exited.catch(() => {});
-  const ready =
-    spec.readyWhen === "socket"
-      ? waitUntil(`${socketPath} accepts`, () => socketAccepts(socketPath), 20_000)
-      : waitForOutput(/plasma_store started[^\n]*\n/);
-  try {
-    await Promise.race([ready, exited]);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  if (spec.readyWhen !== "socket") {
-    const line = startLine(text) as { adminGrpc?: string | null; adminHttp?: string | null };
-    grpc = line.adminGrpc ?? null;
-    http = line.adminHttp ?? null;
-  }
   return handle;
 }
 
-async function socketAccepts(socketPath: string): Promise<boolean> {
-  try {
-    const socket = await Bun.connect({ unix: socketPath, socket: { data() {} } });
-    socket.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Runs a command to its end with the cleaned environment plus `env`; SIGKILLed by pid after timeoutMs. */
-export async function run(
+/** Runs a command to its end with the cleaned environment plus `env`; SIGKILLed after timeoutMs. */
+export function run(
   argv: string[],
   env: Record<string, string> = {},
   timeoutMs = 60_000,
 ): Promise<CommandResult> {
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: cleanEnv(env) });
-  const timer = setTimeout(() => process.kill(proc.pid, "SIGKILL"), timeoutMs);
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  return { code, stdout, stderr };
+  return runCommand(argv, { env, timeoutMs });
 }
 
 /** plasma-admin with `args`, the cleaned environment plus `env`. */
@@ -270,7 +160,7 @@ export interface Child {
 
 /** Starts a long-running process (cleaned environment plus `env`), its output collected as it comes. */
 export function spawnChild(argv: string[], env: Record<string, string> = {}): Child {
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: cleanEnv(env) });
+  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: testEnv(env) });
   let out = "";
   let err = "";
   const collect = async (stream: ReadableStream<Uint8Array>, add: (text: string) => void) => {

@@ -1,6 +1,6 @@
 // The defaults of plasma_store's --max-* flags, on stores started without any of them: exactly the default
 // is served, one past it is refused for that request only (LimitExceededError), the connection stays up.
-import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import {
   connect,
   LimitExceededError,
@@ -10,8 +10,6 @@ import {
   StoreFullError,
 } from "../../src/client/index.ts";
 import { adminHttp, MiB, type SurfaceStore, startStore, stopAll, waitUntil } from "./helpers.ts";
-
-setDefaultTimeout(120_000);
 
 const CAPACITY_BYTES = 16 * MiB;
 

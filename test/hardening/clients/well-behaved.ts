@@ -1,6 +1,7 @@
 // A well-behaved client process: stores and reads back an object, deletes every object in the store,
 // and prints JSON: {"roundTrip":bool,"listed":N,"invariants":"ok"|...,"deletedAtOnce":N}.
 import { connect, ObjectID } from "../../../src/client/index.ts";
+import { storeInvariants } from "../helpers.ts";
 
 const [socketPath] = process.argv.slice(2);
 const client = await connect(socketPath as string);
@@ -18,7 +19,7 @@ const listed = await client.list();
 let deleted = 0;
 for (let i = 0; i < listed.length; i += 1000)
   deleted += await client.delete(listed.slice(i, i + 1000).map((o) => o.id));
-const invariants = /^invariants: (.*)$/m.exec(await client.debugString())?.[1];
+const invariants = await storeInvariants(client);
 await client.disconnect();
 console.log(
   JSON.stringify({ roundTrip, listed: listed.length, invariants, deletedAtOnce: deleted, readBytes }),
