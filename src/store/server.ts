@@ -246,6 +246,8 @@ export class StoreServer {
     this.#sockets.add(socket);
     const helloTimeoutMs = this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
     conn.helloTimer = setTimeout(() => this.#helloTimedOut(socket, conn, helloTimeoutMs), helloTimeoutMs);
+    // The deadline alone does not keep a stopping store alive.
+    conn.helloTimer.unref();
     this.#welcome(socket, conn);
   }
 
