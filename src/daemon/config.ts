@@ -3,9 +3,13 @@ import { parseArgs } from "node:util";
 import { DEFAULT_ADMIN_GRPC, DEFAULT_ADMIN_HTTP, resolveAdminOptions } from "../admin/config.ts";
 import { parseBytes } from "../cli-support/bytes.ts";
 import { UsageError } from "../cli-support/usage-error.ts";
-import { DEFAULT_MAX_IDS_PER_REQUEST, DEFAULT_MAX_METADATA_BYTES } from "../protocol/limits.ts";
+import {
+  DEFAULT_MAX_IDS_PER_REQUEST,
+  DEFAULT_MAX_METADATA_BYTES,
+  MAX_TIMEOUT_MS,
+} from "../protocol/limits.ts";
 import { EVICTION_POLICY_NAMES, type EvictionPolicyName } from "../store/eviction/policy.ts";
-import type { StoreLimits } from "../store/limits.ts";
+import { MIN_CLIENT_MEMORY_BYTES, type StoreLimits } from "../store/limits.ts";
 import { DEFAULT_SOCKET_PATH, type StoreOptions } from "./start.ts";
 
 /** The plasma_store command line and PLASMA_* environment, read into StoreOptions. */
@@ -34,6 +38,10 @@ export const USAGE = `Usage: plasma_store [options]
       --max-ids-per-request N   ids in one get, getMetadata or delete (default 100000)
       --max-pending-gets N      gets one client may have blocked at once (default 1024)
       --max-pending-creates N   creates one client may have waiting for memory at once (default 64)
+      --max-client-memory BYTES store memory one client may take (default 64MiB, at least 4MiB) in
+                                each of: its blocked gets and waiting creates, its unread replies (at
+                                this much its requests wait unread), the request frame it sends
+      --hello-timeout-ms MS     close a connection that has not said Hello after MS (default 5000)
       --admin-grpc HOST:PORT    admin gRPC service (default ${DEFAULT_ADMIN_GRPC}; off disables it;
                                 port 0 picks a free port; a busy default port is skipped with a warning)
       --admin-http HOST:PORT    admin HTTP: /metrics, /healthz, /readyz, /v1/* (default ${DEFAULT_ADMIN_HTTP}; off)
@@ -45,7 +53,8 @@ export const USAGE = `Usage: plasma_store [options]
 
 Environment: PLASMA_MEMORY, PLASMA_SOCKET, PLASMA_DIRECTORY, PLASMA_HUGE_PAGES=1, PLASMA_PREFAULT=1,
 PLASMA_SOCKET_MODE, PLASMA_SOCKET_GROUP, PLASMA_EVICTION, PLASMA_ADMIN_GRPC, PLASMA_ADMIN_HTTP,
-PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1, PLASMA_ADMIN_READ_ONLY=1, PLASMA_LOG_LEVEL (default info).
+PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1, PLASMA_ADMIN_READ_ONLY=1, PLASMA_MAX_CLIENT_MEMORY,
+PLASMA_HELLO_TIMEOUT_MS, PLASMA_LOG_LEVEL (default info).
 Flags win over the environment.`;
 
 export interface CliConfig {
@@ -89,6 +98,7 @@ export function parseCli(
   }
   const limits = parseLimitFlags(v);
   if (Object.keys(limits).length > 0) options.limits = { ...options.limits, ...limits };
+  parseClientBudgetFlags(v, env, options);
   const socketMode = v["socket-mode"] ?? (env.PLASMA_SOCKET_MODE || undefined);
   if (socketMode !== undefined) options.socketMode = parseSocketMode(socketMode);
   const socketGroup = v["socket-group"] ?? (env.PLASMA_SOCKET_GROUP || undefined);
@@ -125,6 +135,8 @@ function parseArgsStrict(argv: readonly string[]) {
       "max-ids-per-request": { type: "string" },
       "max-pending-gets": { type: "string" },
       "max-pending-creates": { type: "string" },
+      "max-client-memory": { type: "string" },
+      "hello-timeout-ms": { type: "string" },
       "admin-grpc": { type: "string" },
       "admin-http": { type: "string" },
       "admin-token": { type: "string" },
@@ -176,6 +188,38 @@ function parseLimitFlags(v: Record<string, string | boolean | undefined>): Parti
   const creates = count("max-pending-creates");
   if (creates !== undefined) limits.maxPendingCreatesPerClient = creates;
   return limits;
+}
+
+/** --max-client-memory and --hello-timeout-ms (and their PLASMA_* variables), into `options`. */
+function parseClientBudgetFlags(
+  v: Record<string, string | boolean | undefined>,
+  env: Record<string, string | undefined>,
+  options: StoreOptions,
+): void {
+  const flag = (name: string): string | undefined => {
+    const value = v[name];
+    return typeof value === "string" ? value : undefined;
+  };
+  const memory = flag("max-client-memory") ?? (env.PLASMA_MAX_CLIENT_MEMORY || undefined);
+  if (memory !== undefined) {
+    const maxClientMemoryBytes = parseBytes(memory, "--max-client-memory");
+    if (maxClientMemoryBytes < MIN_CLIENT_MEMORY_BYTES) {
+      throw new UsageError(
+        `--max-client-memory must be at least ${MIN_CLIENT_MEMORY_BYTES} bytes (4MiB): a client's largest requests must fit.`,
+      );
+    }
+    options.limits = { ...options.limits, maxClientMemoryBytes };
+  }
+  const hello = flag("hello-timeout-ms") ?? (env.PLASMA_HELLO_TIMEOUT_MS || undefined);
+  if (hello !== undefined) {
+    const helloTimeoutMs = Number(hello);
+    if (!Number.isSafeInteger(helloTimeoutMs) || helloTimeoutMs < 1 || helloTimeoutMs > MAX_TIMEOUT_MS) {
+      throw new UsageError(
+        `--hello-timeout-ms takes a positive integer number of ms, got ${JSON.stringify(hello)}.`,
+      );
+    }
+    options.helloTimeoutMs = helloTimeoutMs;
+  }
 }
 
 /** An octal mode such as 0600, 660 or 0o660, at most 0777. */

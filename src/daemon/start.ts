@@ -38,6 +38,8 @@ export interface StoreOptions {
   limits?: Partial<StoreLimits>;
   /** Uids allowed to connect; absent: everyone who can open the socket. */
   allowUids?: readonly number[];
+  /** A connection that has not said Hello this many ms after connecting is closed (default 5000). */
+  helloTimeoutMs?: number;
   /** Permissions of the socket file (default 0o600: only the store's user can connect). */
   socketMode?: number;
   /** Gid that owns the socket file (with socketMode 0o660, that group may connect). */
@@ -96,6 +98,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     arena: { fd: arena.fd, address, sizeBytes: arena.sizeBytes, sealed: arena.sealed },
     logger: log,
     allowUids: options.allowUids,
+    helloTimeoutMs: options.helloTimeoutMs,
     observeLatency: (op, seconds) => adminPlane?.observeLatency(op, seconds),
   });
   listenPrivately(server);
@@ -206,6 +209,7 @@ function logStarted(log: Logger, options: StoreOptions, parts: StartedParts): vo
       socket: socketPath,
       socketMode: `0${socketMode.toString(8)}`,
       eviction: core.evictionPolicy,
+      maxClientMemoryBytes: core.limits.maxClientMemoryBytes,
       adminGrpc: adminPlane?.grpcAddress ?? null,
       adminHttp: adminPlane?.httpAddress ?? null,
     },

@@ -49,7 +49,8 @@ export function endFrame(out: ByteWriter, at: number): void {
 export class FrameReader {
   #pending: Uint8Array = new Uint8Array(0);
   #pendingLength = 0;
-  readonly #maxBodyBytes: number;
+  #maxBodyBytes: number;
+  #paused = false;
   readonly #onFrame: FrameHandler;
 
   constructor(onFrame: FrameHandler, maxBodyBytes = MAX_FRAME_BODY_BYTES) {
@@ -57,9 +58,37 @@ export class FrameReader {
     this.#maxBodyBytes = maxBodyBytes;
   }
 
-  /** Bytes buffered of an incomplete frame. */
+  /** Bytes buffered: an incomplete frame, and while paused the frames not handed out yet. */
   get bufferedBytes(): number {
     return this.#pendingLength;
+  }
+
+  /** Largest frame body accepted; a header announcing more is a ProtocolError. May change between frames. */
+  get maxBodyBytes(): number {
+    return this.#maxBodyBytes;
+  }
+  set maxBodyBytes(bytes: number) {
+    this.#maxBodyBytes = Math.min(bytes, MAX_FRAME_BODY_BYTES);
+  }
+
+  /** True between pause() and resume(). */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Hands out no more frames (the one being handled finishes): what arrives is kept, unparsed, until
+   * resume(). For a reader whose consumer is busy (the store pauses a client whose replies pile up).
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Hands out the frames kept while paused (the handler may pause again), then reads on as before. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#pendingLength > 0) this.push(new Uint8Array(0));
   }
 
   /** Feeds bytes; calls the handler for every complete frame. Throws ProtocolError on a bad header. */
@@ -84,7 +113,7 @@ export class FrameReader {
     let offset = 0;
     const view = new DataView(bytes.buffer);
     const base = bytes.byteOffset;
-    while (bytes.length - offset >= FRAME_HEADER_BYTES) {
+    while (!this.#paused && bytes.length - offset >= FRAME_HEADER_BYTES) {
       const bodyBytes = view.getUint32(base + offset, true);
       if (bodyBytes > this.#maxBodyBytes) {
         throw new ProtocolError(
@@ -112,11 +141,28 @@ export class FrameReader {
   #append(chunk: Uint8Array): void {
     const needed = this.#pendingLength + chunk.length;
     if (needed > this.#pending.length) {
-      const grown = new Uint8Array(Math.max(needed, this.#pending.length * 2, 4096));
+      // Room for the whole frame being received when its header is known (not twice a large frame).
+      const grown = new Uint8Array(Math.max(needed, this.#frameBytesAhead(chunk), 4096));
       grown.set(this.#pending.subarray(0, this.#pendingLength));
       this.#pending = grown;
     }
     this.#pending.set(chunk, this.#pendingLength);
     this.#pendingLength = needed;
+  }
+
+  /**
+   * Bytes up to the end of the first frame of pending + chunk when its header is there and that frame is
+   * not complete (then it is the only one buffered, bar what follows in the chunk); else twice the buffer.
+   */
+  #frameBytesAhead(chunk: Uint8Array): number {
+    const doubled = this.#pending.length * 2;
+    if (this.#paused) return doubled;
+    const header = new Uint8Array(FRAME_HEADER_BYTES);
+    const fromPending = Math.min(this.#pendingLength, FRAME_HEADER_BYTES);
+    if (fromPending + chunk.length < FRAME_HEADER_BYTES) return doubled;
+    header.set(this.#pending.subarray(0, fromPending));
+    header.set(chunk.subarray(0, FRAME_HEADER_BYTES - fromPending), fromPending);
+    const bodyBytes = new DataView(header.buffer).getUint32(0, true);
+    return Math.min(FRAME_HEADER_BYTES + bodyBytes, FRAME_HEADER_BYTES + this.#maxBodyBytes);
   }
 }

@@ -35,10 +35,15 @@ import {
 } from "../protocol/codecs/index.ts";
 import { AccessDeniedError, PlasmaError, ProtocolError } from "../protocol/errors.ts";
 import { FLAG_REPLY, FrameReader } from "../protocol/frame.ts";
-import { PROTOCOL_VERSION } from "../protocol/limits.ts";
+import { MAX_FRAME_BODY_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
 import { objectKey } from "../protocol/object-id.ts";
 import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
 import { debugString } from "./debug-string.ts";
+import {
+  DEFAULT_HELLO_TIMEOUT_MS,
+  OUTPUT_HARD_CAP_FACTOR,
+  PRE_HELLO_MAX_FRAME_BODY_BYTES,
+} from "./limits.ts";
 import type { ObjectEntry } from "./object-table.ts";
 import type { StoreCore } from "./store.ts";
 
@@ -54,8 +59,8 @@ function defaultPollUs(): number {
   }
   return availableParallelism() > 1 ? 50 : 0;
 }
-/** Output a slow reader may leave unread before the store drops its connection. */
-const MAX_PENDING_OUTPUT_BYTES = 256 * 1024 * 1024;
+/** A connection's output buffer larger than this is dropped once flushed. */
+const SHRINK_OUTPUT_ABOVE_BYTES = 1024 * 1024;
 /** The longest view Bun makes (MAX_VIEW_BYTES, 4 GiB): the arena is viewed in windows of this size. */
 const WINDOW_BYTES = 2 ** 32;
 
@@ -85,14 +90,20 @@ export interface StoreServerOptions {
   pollAfterReplyUs?: number;
   /** Called with the seconds from request to reply of each create, seal and get (for the admin metrics). */
   observeLatency?: (op: "create" | "seal" | "get", seconds: number) => void;
+  /** A connection that has not said Hello this many ms after connecting is closed (default 5000). */
+  helloTimeoutMs?: number;
 }
 
 interface Connection {
+  /** Reserved at connect (the Welcome carries it); a client of the core from its Hello on. */
   clientId: number;
   pid: number;
   uid: number;
+  gid: number;
   greeted: boolean;
   closed: boolean;
+  /** Closes the connection if it has not said Hello in time; null once it has (or is gone). */
+  helloTimer: ReturnType<typeof setTimeout> | null;
   reader: FrameReader;
   /** Reused for every request body of this connection. */
   body: ByteReader;
@@ -141,6 +152,10 @@ export class StoreServer {
   #observations: (LatencyOp | number)[] = [];
   /** Request handlers by message type (see #handlerTable). */
   readonly #handlers: readonly Handler[];
+  /** Connections past their Hello (the ones that hold a client slot). */
+  #greetedCount = 0;
+  /** --max-client-memory: see #holdBack and #queue. */
+  readonly #clientBudgetBytes: number;
 
   constructor(options: StoreServerOptions) {
     this.#options = options;
@@ -148,6 +163,7 @@ export class StoreServer {
     this.#log = options.logger;
     this.#pollUs = options.pollAfterReplyUs ?? defaultPollUs();
     this.#handlers = this.#handlerTable();
+    this.#clientBudgetBytes = this.#core.limits.maxClientMemoryBytes;
   }
 
   /** Times a client was caught resizing an unsealed (`-d`) arena file and the size was restored. */
@@ -181,15 +197,23 @@ export class StoreServer {
 
   // ---------------------------------------------------------------- connection lifecycle
 
+  /**
+   * A new connection gets its Welcome (and the arena's descriptor) at once, but takes a client slot only
+   * with its Hello: until then it may send one small frame, and it is closed if Hello does not come within
+   * helloTimeoutMs. It is refused at once if every slot is taken.
+   */
   #open(socket: ConnSocket): void {
     const conn: Connection = {
       clientId: 0,
       pid: 0,
       uid: 0,
+      gid: 0,
       greeted: false,
       closed: false,
-      reader: new FrameReader((type, flags, requestId, body, view) =>
-        this.#frame(socket, conn, type, flags, requestId, body, view),
+      helloTimer: null,
+      reader: new FrameReader(
+        (type, flags, requestId, body, view) => this.#frame(socket, conn, type, flags, requestId, body, view),
+        PRE_HELLO_MAX_FRAME_BODY_BYTES,
       ),
       body: new ByteReader(new Uint8Array(0)),
       out: new ByteWriter(),
@@ -206,6 +230,7 @@ export class StoreServer {
     }
     conn.pid = cred.pid;
     conn.uid = cred.uid;
+    conn.gid = cred.gid;
     const allow = this.#options.allowUids;
     try {
       if (allow !== undefined && allow.length > 0 && !allow.includes(cred.uid)) {
@@ -213,14 +238,29 @@ export class StoreServer {
           `uid ${cred.uid} is not allowed to use this store (--allow-uid ${allow.join(",")}); ask its operator.`,
         );
       }
-      conn.clientId = this.#core.connectClient(cred).id;
+      conn.clientId = this.#core.reserveClientId();
     } catch (error) {
       this.#refuse(socket, conn, error);
       return;
     }
     this.#sockets.add(socket);
-    this.#updatePollAdvice();
+    const helloTimeoutMs = this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    conn.helloTimer = setTimeout(() => this.#helloTimedOut(socket, conn, helloTimeoutMs), helloTimeoutMs);
+    // The deadline alone does not keep a stopping store alive.
+    conn.helloTimer.unref();
     this.#welcome(socket, conn);
+  }
+
+  #helloTimedOut(socket: ConnSocket, conn: Connection, helloTimeoutMs: number): void {
+    conn.helloTimer = null;
+    if (conn.closed || conn.greeted) return;
+    this.#log.warn(
+      { peerPid: conn.pid, peerUid: conn.uid, helloTimeoutMs, bufferedBytes: conn.reader.bufferedBytes },
+      "no Hello within --hello-timeout-ms; closing the connection",
+    );
+    conn.closed = true;
+    // Nothing is owed to a peer that never said Hello: close now, without waiting for it to close too.
+    socket.terminate();
   }
 
   /** Tells a peer the store will not serve it (no fd goes with the refusal), and hangs up. */
@@ -266,9 +306,18 @@ export class StoreServer {
   #close(socket: ConnSocket): void {
     const conn = socket.data;
     if (conn === undefined || !this.#sockets.delete(socket)) return;
-    this.#updatePollAdvice();
-    this.#guardArena();
+    if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
+    conn.helloTimer = null;
     conn.closed = true;
+    conn.backlog = [];
+    conn.backlogBytes = 0;
+    this.#guardArena();
+    if (!conn.greeted) {
+      this.#log.debug({ peerPid: conn.pid, peerUid: conn.uid }, "connection closed before its Hello");
+      return;
+    }
+    this.#greetedCount--;
+    this.#updatePollAdvice();
     const client = this.#core.client(conn.clientId);
     const held = client?.objectsHeld ?? 0;
     const creating = client?.objectsCreating ?? 0;
@@ -291,6 +340,20 @@ export class StoreServer {
       conn.reader.push(data);
     } catch (error) {
       this.#protocolViolation(socket, conn, error);
+      return;
+    }
+    // Bytes the socket had read before it was paused still arrive; more than a frame of them is a peer
+    // that keeps sending while it reads nothing.
+    if (
+      conn.reader.paused &&
+      conn.reader.bufferedBytes > conn.reader.maxBodyBytes + this.#clientBudgetBytes
+    ) {
+      this.#log.warn(
+        { clientId: conn.clientId, peerPid: conn.pid, bufferedBytes: conn.reader.bufferedBytes },
+        "client sends on while it reads none of its replies; closing",
+      );
+      conn.closed = true;
+      socket.terminate();
       return;
     }
     this.#flush(socket, conn);
@@ -316,12 +379,12 @@ export class StoreServer {
    * of paying for its wake-up. Advised under the same condition as the store's own polling (fewer
    * clients than CPUs), for twice the store's window; every client hears when that changes.
    */
-  #updatePollAdvice(): void {
+  #updatePollAdvice(): boolean {
     const advice =
-      this.#pollUs > 0 && this.#sockets.size < this.#cpus
+      this.#pollUs > 0 && this.#greetedCount < this.#cpus
         ? Math.min(2 * this.#pollUs, MAX_ADVISED_POLL_US)
         : 0;
-    if (advice === this.#pollAdviceUs) return;
+    if (advice === this.#pollAdviceUs) return false;
     this.#pollAdviceUs = advice;
     for (const socket of this.#sockets) {
       const conn = socket.data;
@@ -329,6 +392,7 @@ export class StoreServer {
       PollAdviceCodec.encode(conn.out, advice);
       this.#scheduleFlush(socket, conn);
     }
+    return true;
   }
 
   #protocolViolation(socket: ConnSocket, conn: Connection, error: unknown): void {
@@ -375,20 +439,45 @@ export class StoreServer {
       if (written < bytes.length) this.#queue(socket, conn, bytes.slice(Math.max(written, 0)));
     }
     conn.out.reset();
+    // One large reply must not leave its buffer to the connection for good.
+    if (conn.out.bytes.length > SHRINK_OUTPUT_ABOVE_BYTES) conn.out = new ByteWriter();
   }
 
+  /**
+   * Keeps what the socket did not take. Requests stop being read at the budget (#holdBack), so only
+   * replies the store cannot hold back (gets that waited, notifications) grow the backlog past it; at
+   * OUTPUT_HARD_CAP_FACTOR times the budget the client is dropped.
+   */
   #queue(socket: ConnSocket, conn: Connection, bytes: Uint8Array): void {
     conn.backlog.push(bytes);
     conn.backlogBytes += bytes.length;
-    if (conn.backlogBytes > MAX_PENDING_OUTPUT_BYTES) {
+    if (conn.backlogBytes > OUTPUT_HARD_CAP_FACTOR * this.#clientBudgetBytes) {
       this.#log.warn(
         { clientId: conn.clientId, peerPid: conn.pid, backlogBytes: conn.backlogBytes },
         "client reads too slowly; closing",
       );
       conn.backlog = [];
       conn.backlogBytes = 0;
-      socket.end();
+      conn.closed = true;
+      socket.terminate();
     }
+  }
+
+  /**
+   * Called after each request: once the replies a client has not read reach --max-client-memory, the
+   * store reads no more of its requests (the socket is paused, the frames already read stay unparsed)
+   * until the client has read half of them (#drain). So no reply is built for a client that does not read.
+   */
+  #holdBack(socket: ConnSocket, conn: Connection): void {
+    if (conn.out.length + conn.backlogBytes < this.#clientBudgetBytes) return;
+    this.#flush(socket, conn);
+    if (conn.closed || conn.backlogBytes < this.#clientBudgetBytes || conn.reader.paused) return;
+    conn.reader.pause();
+    socket.pause();
+    this.#log.debug(
+      { clientId: conn.clientId, backlogBytes: conn.backlogBytes },
+      "client's unread replies reached --max-client-memory; reading none of its requests until it reads",
+    );
   }
 
   #drain(socket: ConnSocket): void {
@@ -405,8 +494,24 @@ export class StoreServer {
         conn.backlog[0] = head.subarray(written);
         conn.backlogBytes -= written;
       }
+      break;
+    }
+    if (conn.reader.paused && !conn.closed && conn.backlogBytes <= this.#clientBudgetBytes / 2) {
+      this.#readOn(socket, conn);
+    }
+  }
+
+  /** Serves the requests left unparsed by #holdBack, then reads the socket again (unless held back again). */
+  #readOn(socket: ConnSocket, conn: Connection): void {
+    try {
+      conn.reader.resume();
+    } catch (error) {
+      this.#protocolViolation(socket, conn, error);
       return;
     }
+    this.#flush(socket, conn);
+    if (!conn.reader.paused && !conn.closed) socket.resume();
+    this.#keepPolling();
   }
 
   /** For replies produced outside a data callback (gets that waited, notifications). */
@@ -445,6 +550,7 @@ export class StoreServer {
       }
       ErrorReplyCodec.encode(conn.out, type, requestId, error);
     }
+    this.#holdBack(socket, conn);
   }
 
   /** The handler of each request type, indexed by type; types a client never sends throw ProtocolError. */
@@ -472,7 +578,8 @@ export class StoreServer {
     return table;
   }
 
-  readonly #hello: Handler = (_socket, conn, requestId, r) => {
+  /** Hello takes a client slot; past the --max-clients limit (filled since the Welcome) the peer is told and dropped. */
+  readonly #hello: Handler = (socket, conn, requestId, r) => {
     const hello = HelloCodec.decodeRequest(r);
     if (conn.greeted) throw new ProtocolError("Hello sent twice on one connection.");
     if (hello.version !== PROTOCOL_VERSION) {
@@ -480,9 +587,26 @@ export class StoreServer {
         `Protocol version mismatch: the client speaks version ${hello.version}, this plasma_store speaks ${PROTOCOL_VERSION}; use matching bun-plasma versions.`,
       );
     }
+    try {
+      this.#core.connectClient({ pid: conn.pid, uid: conn.uid, gid: conn.gid }, conn.clientId);
+    } catch (error) {
+      const refusal = error instanceof PlasmaError ? error : new PlasmaError(String(error));
+      ErrorReplyCodec.encode(conn.out, MessageType.Hello, requestId, refusal);
+      this.#log.warn({ peerPid: conn.pid, peerUid: conn.uid, reason: refusal.message }, "client refused");
+      this.#flush(socket, conn);
+      conn.closed = true;
+      socket.end();
+      return;
+    }
+    if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
+    conn.helloTimer = null;
     conn.greeted = true;
+    conn.reader.maxBodyBytes = Math.min(MAX_FRAME_BODY_BYTES, this.#clientBudgetBytes);
+    this.#greetedCount++;
     HelloCodec.encodeReply(conn.out, requestId);
-    if (this.#pollAdviceUs > 0) PollAdviceCodec.encode(conn.out, this.#pollAdviceUs);
+    // A change of advice goes to every client, this one included; else it hears the advice in force.
+    if (!this.#updatePollAdvice() && this.#pollAdviceUs > 0)
+      PollAdviceCodec.encode(conn.out, this.#pollAdviceUs);
   };
 
   readonly #create: Handler = (socket, conn, requestId, r) => {

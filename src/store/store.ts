@@ -17,7 +17,7 @@ import {
   type EvictionPolicyName,
   migratePolicy,
 } from "./eviction/policy.ts";
-import { defaultLimits, type StoreLimits } from "./limits.ts";
+import { defaultLimits, type StoreLimits, WAITING_CREATE_BYTES, WAITING_ID_BYTES } from "./limits.ts";
 import { type ObjectEntry, ObjectTable } from "./object-table.ts";
 import { type StoreCounters, type StoreStats, zeroCounters } from "./stats.ts";
 import { GetWaiter, WaiterRegistry } from "./waiters.ts";
@@ -68,6 +68,8 @@ interface ClientSession extends ClientInfo {
   readonly pendingCreates: Set<PendingCreate>;
   subscriber: ((notes: NotificationWire[]) => void) | null;
   bytesCreated: number;
+  /** Estimated store memory of its blocked gets and waiting creates (see --max-client-memory). */
+  waitingBytes: number;
 }
 
 export interface CreateSpec {
@@ -82,6 +84,8 @@ interface PendingCreate {
   readonly spec: CreateSpec;
   readonly done: (result: ObjectEntry | PlasmaError) => void;
   timer: unknown;
+  /** What it counts against its client's waiting budget. */
+  readonly costBytes: number;
 }
 
 export type StoreEvent =
@@ -195,16 +199,24 @@ export class StoreCore {
 
   // ------------------------------------------------------------------ clients
 
-  /** Registers a client; throws if the store is at its client limit. */
-  connectClient(info: ClientInfo): ClientStatus {
-    if (this.#clients.size >= this.limits.maxClients) {
-      throw new LimitExceededError(
-        `The store already serves ${this.#clients.size} clients, its limit (--max-clients ${this.limits.maxClients}); try again later or raise the limit.`,
-      );
+  /**
+   * An id for a connection that is yet to say Hello (the edge tells the peer its id before that); takes no
+   * client slot. Throws LimitExceededError if every slot is taken already.
+   */
+  reserveClientId(): number {
+    this.#checkClientSlot();
+    return this.#nextClientId++;
+  }
+
+  /** Registers a client (with an id from reserveClientId, or a new one); throws if the store is full. */
+  connectClient(info: ClientInfo, reservedId?: number): ClientStatus {
+    this.#checkClientSlot();
+    if (reservedId !== undefined && (reservedId >= this.#nextClientId || this.#clients.has(reservedId))) {
+      throw new PlasmaError(`Client id ${reservedId} was not reserved or is in use.`);
     }
     const session: ClientSession = {
       ...info,
-      id: this.#nextClientId++,
+      id: reservedId ?? this.#nextClientId++,
       connectTimeMs: this.#clock.now(),
       held: new Set(),
       creating: new Set(),
@@ -212,11 +224,20 @@ export class StoreCore {
       pendingCreates: new Set(),
       subscriber: null,
       bytesCreated: 0,
+      waitingBytes: 0,
     };
     this.#clients.set(session.id, session);
     const status = statusOf(session);
     this.#emit({ kind: "client_connected", client: status });
     return status;
+  }
+
+  #checkClientSlot(): void {
+    if (this.#clients.size >= this.limits.maxClients) {
+      throw new LimitExceededError(
+        `The store already serves ${this.#clients.size} clients, its limit (--max-clients ${this.limits.maxClients}); try again later or raise the limit.`,
+      );
+    }
   }
 
   /** Releases everything the client held, aborts its unsealed objects, drops its blocked gets. */
@@ -289,7 +310,9 @@ export class StoreCore {
           `This client already has ${client.pendingCreates.size} creates waiting for memory (limit ${this.limits.maxPendingCreatesPerClient}).`,
         );
       }
-      const pending: PendingCreate = { clientId, spec, done, timer: null };
+      const costBytes = WAITING_CREATE_BYTES + spec.metadataSize;
+      this.#checkWaitingBudget(client, costBytes, "create");
+      const pending: PendingCreate = { clientId, spec, done, timer: null, costBytes };
       if (waitMs > 0) {
         pending.timer = this.#clock.setTimeout(() => {
           if (!this.#removePendingCreate(pending)) return;
@@ -298,6 +321,7 @@ export class StoreCore {
         }, waitMs);
       }
       client.pendingCreates.add(pending);
+      client.waitingBytes += costBytes;
       this.#createQueue.push(pending);
     } catch (error) {
       done(asPlasmaError(error));
@@ -380,8 +404,11 @@ export class StoreCore {
         `This client already has ${client.waiters.size} gets waiting (limit ${this.limits.maxPendingGetsPerClient}); wait for some to finish.`,
       );
     }
+    const costBytes = keys.length * WAITING_ID_BYTES;
+    this.#checkWaitingBudget(client, costBytes, "get");
     const waiter: GetWaiter = new GetWaiter(clientId, keys, unsealed, () => {
       client.waiters.delete(waiter);
+      client.waitingBytes -= costBytes;
       if (waiter.timer !== null) this.#clock.clearTimeout(waiter.timer);
       done(this.#grant(client, keys));
     });
@@ -395,6 +422,7 @@ export class StoreCore {
       }, timeoutMs);
     }
     client.waiters.add(waiter);
+    client.waitingBytes += costBytes;
     this.#waiters.add(waiter);
   }
 
@@ -600,6 +628,15 @@ export class StoreCore {
     }
   }
 
+  /** Throws LimitExceededError if one more waiting request of `costBytes` would go past the budget. */
+  #checkWaitingBudget(client: ClientSession, costBytes: number, what: "get" | "create"): void {
+    const budget = this.limits.maxClientMemoryBytes;
+    if (client.waitingBytes + costBytes <= budget) return;
+    throw new LimitExceededError(
+      `This ${what} would wait holding about ${costBytes} bytes of store memory; with this client's blocked gets and waiting creates (${client.waitingBytes} bytes) that is over its budget of ${budget} (--max-client-memory). Wait for some to finish, or ask for fewer ids at a time.`,
+    );
+  }
+
   /** Aborts the object if the client is still creating it (a failed createAndSeal). */
   #abortIfCreating(clientId: number, key: string): void {
     const client = this.#clients.get(clientId);
@@ -710,7 +747,8 @@ export class StoreCore {
     const index = this.#createQueue.indexOf(pending);
     if (index < 0) return false;
     this.#createQueue.splice(index, 1);
-    this.#clients.get(pending.clientId)?.pendingCreates.delete(pending);
+    const client = this.#clients.get(pending.clientId);
+    if (client?.pendingCreates.delete(pending) === true) client.waitingBytes -= pending.costBytes;
     if (pending.timer !== null) this.#clock.clearTimeout(pending.timer);
     return true;
   }
