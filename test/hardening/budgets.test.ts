@@ -7,9 +7,9 @@ import { GetCodec, GetMetadataCodec, HelloCodec, MessageType } from "../../src/p
 import { FLAG_ERROR, FLAG_REPLY, FrameReader } from "../../src/protocol/frame.ts";
 import { PROTOCOL_VERSION } from "../../src/protocol/limits.ts";
 import { parseCli, UsageError } from "../helpers/daemon.ts";
-import { useStore } from "../helpers/store-fixture.ts";
+import { useAdminStore } from "../helpers/store-fixture.ts";
 import { waitUntil } from "../helpers/wait.ts";
-import { debugFigures, fdCount, fdLinks } from "./helpers.ts";
+import { fdCount, fdLinks, storeInvariants } from "./helpers.ts";
 
 /**
  * What one client can take from all (issue 13): the store's memory per client is budgeted
@@ -20,7 +20,8 @@ import { debugFigures, fdCount, fdLinks } from "./helpers.ts";
 const MiB = 1024 * 1024;
 const BUDGET_BYTES = 4 * MiB;
 const MAX_CLIENTS = 4;
-const fx = useStore({
+// The admin plane (loopback, port 0) counts waiting gets and creates.
+const fx = useAdminStore({
   memory: String(64 * MiB),
   args: [
     "--max-client-memory",
@@ -33,7 +34,9 @@ const fx = useStore({
 });
 let baselineFds = 0;
 
-beforeAll(() => {
+beforeAll(async () => {
+  // One admin call first, so the admin plane's own connection is part of the baseline.
+  await fx.admin.stats();
   baselineFds = fdCount(fx.store.proc.pid);
 });
 
@@ -106,10 +109,11 @@ async function expectBaseline(): Promise<void> {
   expect(await fx.client.contains(id)).toBe(true);
   await fx.client.delete([id]);
   await waitUntil("the store is back to its fixture client", async () => {
-    const figures = await debugFigures(fx.client);
-    return figures.clients === 1 && figures.waitingGets === 0 && figures.waitingCreates === 0;
+    const stats = await fx.admin.stats();
+    const info = await fx.client.storeInfo();
+    return info.clientCount === 1 && stats.waitingGets === 0 && stats.waitingCreates === 0;
   });
-  expect((await debugFigures(fx.client)).invariants).toBe("ok");
+  expect(await storeInvariants(fx.client)).toBe("ok");
   await waitUntil(
     `the store's descriptors are back to ${baselineFds}`,
     () => fdCount(fx.store.proc.pid) === baselineFds,
@@ -178,12 +182,12 @@ describe("waiting requests (--max-client-memory)", () => {
       const missing = (n: number) => Array.from({ length: n }, () => ObjectID.fromRandom());
       const first = missing(6000);
       const blocked = waiter.getBuffers(first).catch((e: unknown) => e);
-      await waitUntil("the first get waits", async () => (await debugFigures(fx.client)).waitingGets === 1);
+      await waitUntil("the first get waits", async () => (await fx.admin.stats()).waitingGets === 1);
       const over = await waiter.getBuffers(missing(3000)).catch((e: unknown) => e);
       expect(over).toBeInstanceOf(LimitExceededError);
       expect((over as Error).message).toContain("--max-client-memory");
       // The refused get left nothing waiting; a small one still fits the budget, and is answered.
-      expect((await debugFigures(fx.client)).waitingGets).toBe(1);
+      expect((await fx.admin.stats()).waitingGets).toBe(1);
       const small = missing(10);
       const smallGet = waiter.getBuffers(small, { timeoutMs: 50 });
       expect(await smallGet).toEqual(small.map(() => null));
