@@ -28,3 +28,6 @@ export class NodeNameTakenError extends PlasmaError {
     super(message, "NODE_NAME_TAKEN");
   }
 }
+
+/** A directory value (an object's or a node's entry) that does not decode: skipped, never trusted. */
+export class DirectoryValueError extends ClusterBadResponseError {}
