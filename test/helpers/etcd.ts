@@ -27,11 +27,11 @@ function freePort(): number {
   return port;
 }
 
-async function waitHealthy(clientUrl: string, process: Subprocess, timeoutMs: number): Promise<void> {
+async function waitHealthy(clientUrl: string, child: Subprocess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (process.exitCode !== null)
-      throw new Error(`etcd exited with ${process.exitCode} before it was healthy`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`etcd exited (${child.exitCode ?? child.signalCode}) before it was healthy`);
     try {
       const response = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
       const body = (await response.json()) as { health?: string };
@@ -74,7 +74,7 @@ export async function startEtcd(): Promise<EtcdInstance> {
       if (signal === "SIGKILL" || signal === "SIGTERM") await exited();
     },
     async restart() {
-      if (child.exitCode === null)
+      if (child.exitCode === null && child.signalCode === null)
         throw new Error("restart() needs etcd stopped first (kill SIGKILL/SIGTERM)");
       child = await spawn();
     },
