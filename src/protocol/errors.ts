@@ -25,7 +25,12 @@ export type PlasmaErrorCode =
   | "ARENA_DIRECTORY"
   | "NOT_HUGETLBFS"
   | "HUGE_PAGES_UNAVAILABLE"
-  | "PREFAULT_FAILED";
+  | "PREFAULT_FAILED"
+  // The cluster's directory (src/cluster/): raised in the store, never sent on the wire.
+  | "CLUSTER_UNAVAILABLE"
+  | "CLUSTER_BAD_RESPONSE"
+  | "CLUSTER_LEASE_LOST"
+  | "NODE_NAME_TAKEN";
 
 /** Base class of every error this package throws on purpose. */
 export class PlasmaError extends Error {
