@@ -9,7 +9,8 @@ describe("plasma-admin", () => {
   const big = ObjectID.fromRandom();
   const small = ObjectID.fromRandom();
   const bigData = pattern(3 * 1024 * 1024 + 17, 4);
-  const cli = (...args: string[]) => runAdminCli(["--addr", s.grpc, ...args]);
+  // plasma-admin reads the token the store generated from the file next to the socket by itself.
+  const cli = (...args: string[]) => runAdminCli(["--addr", s.grpc, "--socket", s.store.socketPath, ...args]);
 
   beforeAll(async () => {
     await s.client.createAndSeal(big, bigData, new TextEncoder().encode("big-meta"));
