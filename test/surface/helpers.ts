@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { generatedToken } from "../helpers/admin-store.ts";
 import { type CommandResult, startLine } from "../helpers/run.ts";
 
 export const STORE_CLI = join(import.meta.dir, "../../src/daemon/cli.ts");
@@ -85,6 +86,8 @@ export interface SurfaceStore {
   /** HOST:PORT the admin endpoints bound (from the start line), or null. */
   readonly grpc: string | null;
   readonly http: string | null;
+  /** The admin token the store generated (read from the file next to its socket), or undefined. */
+  readonly token: string | undefined;
   output(): string;
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** SIGTERM by pid and wait (SIGKILL after 20 s); returns the exit code. Removes the temp dir. */
@@ -196,6 +199,9 @@ export async function startStore(spec: StoreSpec): Promise<SurfaceStore> {
     },
     get http() {
       return http;
+    },
+    get token() {
+      return generatedToken(socketPath);
     },
     output: () => text,
     waitForOutput,
@@ -332,7 +338,11 @@ export async function adminHttp(
   init: RequestInit = {},
 ): Promise<{ status: number; body: unknown; text: string }> {
   if (store.http === null) throw new Error("this store has no admin HTTP");
-  const response = await fetch(`http://${store.http}${path}`, init);
+  // The store's generated token, unless the request carries its own (or there is none).
+  const headers = new Headers(init.headers);
+  const token = store.token;
+  if (!headers.has("authorization") && token !== undefined) headers.set("authorization", `Bearer ${token}`);
+  const response = await fetch(`http://${store.http}${path}`, { ...init, headers });
   const text = await response.text();
   let body: unknown = null;
   if ((response.headers.get("content-type") ?? "").includes("application/json")) body = JSON.parse(text);
