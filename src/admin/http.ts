@@ -96,6 +96,12 @@ export function objectsQueryOf(params: URLSearchParams): ListObjectsQuery {
   };
 }
 
+/** 421 for a Host header that names another host (see host-check.ts). */
+function misdirected(host: string | null): Response {
+  const message = `This admin plane does not answer for Host ${JSON.stringify(host ?? "")}: use its IP address or localhost, or start the store with --admin-allowed-host NAME.`;
+  return json({ error: { code: "MISDIRECTED_REQUEST", message } }, 421);
+}
+
 function peerOf(request: Request, server: Server<undefined>): string {
   const peer = server.requestIP(request);
   return peer ? formatHostPort(peer.address, peer.port) : "unknown";
@@ -141,15 +147,7 @@ export function startAdminHttp(options: AdminHttpOptions): AdminHttpServer {
     const host = request.headers.get("host");
     if (!hostAllowed(host)) {
       log.warn({ peer: peerOf(request, server), path, host }, "admin HTTP request refused: Host not allowed");
-      return json(
-        {
-          error: {
-            code: "MISDIRECTED_REQUEST",
-            message: `This admin plane does not answer for Host ${JSON.stringify(host ?? "")}: use its IP address or localhost, or start the store with --admin-allowed-host NAME.`,
-          },
-        },
-        421,
-      );
+      return misdirected(host);
     }
     if (path === "/" || path === "/index.html") return dashboardPage();
     if (path === "/metrics") {
