@@ -11,6 +11,7 @@ import {
 } from "node:fs";
 import { UsageError } from "../cli-support/usage-error.ts";
 import { PlasmaError } from "../protocol/errors.ts";
+import type { AdminOptions } from "./config.ts";
 
 /**
  * The admin token file: with no --admin-token (and no --admin-insecure) the store makes up a token at
@@ -113,7 +114,7 @@ export interface GeneratedAdminToken {
  * --admin-insecure was given; null otherwise (nothing written). The caller removes the file at stop.
  */
 export function provisionAdminToken(
-  options: { grpc: unknown; http: unknown; token?: string; insecure?: boolean },
+  options: Pick<AdminOptions, "grpc" | "http" | "token" | "insecure">,
   socketPath: string,
   access: TokenFileAccess,
 ): GeneratedAdminToken | null {
