@@ -13,8 +13,9 @@ import type {
   StatsView,
 } from "./service.ts";
 import { EVENT_KIND_NAMES } from "./service.ts";
+import { resolveAdminClientToken } from "./token-file.ts";
 
-export const ADMIN_USAGE = `Usage: plasma-admin [--addr HOST:PORT] [--token T] [--json] COMMAND
+export const ADMIN_USAGE = `Usage: plasma-admin [--addr HOST:PORT] [--socket PATH | --token-file F | --token T] [--json] COMMAND
 
 Commands:
   info                      store version, pid, socket, capacity, backing, uptime, policy, endpoints
@@ -34,10 +35,14 @@ Commands:
                             policy_changed) until Ctrl-C or N events
   top [--interval-ms MS] [--count N]
                             refreshing summary until Ctrl-C or N refreshes
+  dashboard                 the dashboard's address, with the token in it: open it in a browser
 
 Options:
   --addr HOST:PORT          admin gRPC address (default ${DEFAULT_ADMIN_GRPC}; env PLASMA_ADMIN_ADDR)
-  --token T                 bearer token (env PLASMA_ADMIN_TOKEN)
+  --socket PATH             the store's socket: the token is read from PATH.admin-token, which the
+                            store writes at start (default /tmp/plasma; env PLASMA_SOCKET)
+  --token-file F            read the token from F (env PLASMA_ADMIN_TOKEN_FILE)
+  --token T                 bearer token (env PLASMA_ADMIN_TOKEN); wins over the files
   --json                    JSON instead of tables (watch and top: one JSON object per line)
   --help                    this help`;
 
@@ -162,6 +167,15 @@ interface Flags {
   kinds?: string;
   count?: string;
   "interval-ms"?: string;
+  /** The token the calls carry (resolved from the flags, the environment or the token file). */
+  token?: string;
+}
+
+/** The dashboard's address, with the token in the fragment (which browsers never send to the server). */
+export function dashboardUrl(httpAddress: string, token: string | undefined): string {
+  // An unspecified listen address is reached on loopback from here.
+  const address = httpAddress.replace(/^0\.0\.0\.0:/, "127.0.0.1:").replace(/^\[::\]:/, "[::1]:");
+  return `http://${address}/${token ? `#token=${encodeURIComponent(token)}` : ""}`;
 }
 
 function positiveInt(text: string | undefined, flag: string): number | undefined {
@@ -179,6 +193,12 @@ const out = (text: string) => process.stdout.write(`${text}\n`);
 
 async function run(client: AdminClient, command: string, args: string[], f: Flags): Promise<number> {
   switch (command) {
+    case "dashboard": {
+      const http = (await client.info()).admin?.http ?? "";
+      if (http === "") throw new UsageError("This store's admin HTTP is off (--admin-http).");
+      out(dashboardUrl(http, f.token));
+      return 0;
+    }
     case "info": {
       const i = await client.info();
       if (f.json) {
@@ -432,6 +452,8 @@ async function main(argv: string[]): Promise<number> {
       options: {
         addr: { type: "string" },
         token: { type: "string" },
+        "token-file": { type: "string" },
+        socket: { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean" },
         state: { type: "string" },
@@ -459,9 +481,22 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && v.help !== true ? 2 : 0;
   }
   const address = (v.addr as string | undefined) ?? process.env.PLASMA_ADMIN_ADDR ?? DEFAULT_ADMIN_GRPC;
-  const token = (v.token as string | undefined) ?? (process.env.PLASMA_ADMIN_TOKEN || undefined);
+  let token: string | undefined;
+  try {
+    token = resolveAdminClientToken(
+      {
+        token: v.token as string | undefined,
+        tokenFile: v["token-file"] as string | undefined,
+        socketPath: v.socket as string | undefined,
+      },
+      process.env,
+    );
+  } catch (error) {
+    console.error(`plasma-admin: ${(error as Error).message}`);
+    return 2;
+  }
   const client = new AdminClient(address, { token });
-  const flags: Flags = { ...(v as Omit<Flags, "json">), json: v.json === true };
+  const flags: Flags = { ...(v as Omit<Flags, "json">), json: v.json === true, token };
   try {
     return await run(client, command, args, flags);
   } catch (error) {

@@ -18,12 +18,19 @@ export interface AdminOptions {
   grpc: AdminEndpointOption | null;
   /** null: HTTP disabled. */
   http: AdminEndpointOption | null;
-  /** Bearer token every admin call must carry (health, readiness and metrics stay open). */
+  /**
+   * Bearer token every admin call must carry (health and readiness stay open). Absent: the store makes
+   * one up at start and writes it to `<socket>.admin-token`, unless `insecure` is set.
+   */
   token?: string;
-  /** Allow a non-loopback address without a token. */
+  /** No token at all (anyone who can reach the admin plane may use it), even on a non-loopback address. */
   insecure?: boolean;
   /** Refuse delete, evict and policy changes (PERMISSION_DENIED / HTTP 403). */
   readOnly?: boolean;
+  /** GET /metrics answers without the token (for a scraper that cannot send one). */
+  metricsOpen?: boolean;
+  /** Host header names HTTP accepts besides IP literals, localhost and the listen host (DNS rebinding). */
+  allowedHosts?: readonly string[];
 }
 
 /** A bad admin setting; a UsageError, so the store CLI reports it with its usage. */
@@ -69,6 +76,34 @@ export interface AdminFlagValues {
   "admin-token"?: string;
   "admin-insecure"?: boolean;
   "admin-read-only"?: boolean;
+  "admin-metrics-open"?: boolean;
+  "admin-allowed-host"?: string[];
+}
+
+/** The admin flags for node:util parseArgs (the store CLI adds them to its own). */
+export const ADMIN_PARSE_OPTIONS = {
+  "admin-grpc": { type: "string" },
+  "admin-http": { type: "string" },
+  "admin-token": { type: "string" },
+  "admin-insecure": { type: "boolean" },
+  "admin-read-only": { type: "boolean" },
+  "admin-metrics-open": { type: "boolean" },
+  "admin-allowed-host": { type: "string", multiple: true },
+} as const;
+
+/** Host names from repeated --admin-allowed-host flags or a comma-separated PLASMA_ADMIN_ALLOWED_HOSTS. */
+function allowedHostsOf(values: AdminFlagValues, env: Record<string, string | undefined>): string[] {
+  const texts =
+    values["admin-allowed-host"] ?? (env.PLASMA_ADMIN_ALLOWED_HOSTS ? [env.PLASMA_ADMIN_ALLOWED_HOSTS] : []);
+  const names = texts.flatMap((t) => t.split(",")).map((n) => n.trim().toLowerCase());
+  for (const name of names) {
+    if (!/^[a-z0-9.-]+$/.test(name) && !/^\[[0-9a-f:.]+\]$/.test(name)) {
+      throw new AdminConfigError(
+        `--admin-allowed-host ${JSON.stringify(name)} is not a host name (give the name without a port, e.g. plasma.example.com).`,
+      );
+    }
+  }
+  return names;
 }
 
 /** Flags win over PLASMA_ADMIN_* environment variables, which win over the defaults. */
@@ -96,6 +131,8 @@ export function resolveAdminOptions(
     token: values["admin-token"] ?? (env.PLASMA_ADMIN_TOKEN || undefined),
     insecure: values["admin-insecure"] === true || env.PLASMA_ADMIN_INSECURE === "1",
     readOnly: values["admin-read-only"] === true || env.PLASMA_ADMIN_READ_ONLY === "1",
+    metricsOpen: values["admin-metrics-open"] === true || env.PLASMA_ADMIN_METRICS_OPEN === "1",
+    allowedHosts: allowedHostsOf(values, env),
   };
   checkAdminSecurity(options);
   return options;

@@ -6,12 +6,15 @@ import { dashboardApi } from "./dashboard/api.ts";
 import { dashboardPage } from "./dashboard/page.ts";
 import { AdminError, AdminInvalidArgumentError, AdminNotFoundError, HTTP_STATUS_OF } from "./errors.ts";
 import { formatHostPort } from "./grpc.ts";
+import { createHostCheck } from "./host-check.ts";
 import type { AdminMetrics } from "./metrics.ts";
 import type { AdminService, ListObjectsQuery } from "./service.ts";
 
 /**
- * The HTTP edge of the admin plane: /healthz, /readyz and /metrics (open), and /v1/* JSON (the same data
- * as gRPC, bytes as base64, behind the token when one is set).
+ * The HTTP edge of the admin plane: /healthz and /readyz (open), the dashboard page (no store data in it),
+ * /metrics and /v1/* JSON (the same data as gRPC, bytes as base64), both behind the token when one is set
+ * (/metrics not with --admin-metrics-open). Requests whose Host header names a host other than this one
+ * are refused with 421 (DNS rebinding).
  */
 
 export interface AdminHttpOptions {
@@ -23,6 +26,10 @@ export interface AdminHttpOptions {
   port: number;
   /** Socket accepting and arena mapped. */
   ready(): boolean;
+  /** GET /metrics without the token. */
+  metricsOpen: boolean;
+  /** Host header names accepted besides IP literals, localhost and `host` (--admin-allowed-host). */
+  allowedHosts: readonly string[];
 }
 
 export interface AdminHttpServer {
@@ -89,8 +96,29 @@ export function objectsQueryOf(params: URLSearchParams): ListObjectsQuery {
   };
 }
 
+/** 421 for a Host header that names another host (see host-check.ts). */
+function misdirected(host: string | null): Response {
+  const message = `This admin plane does not answer for Host ${JSON.stringify(host ?? "")}: use its IP address or localhost, or start the store with --admin-allowed-host NAME.`;
+  return json({ error: { code: "MISDIRECTED_REQUEST", message } }, 421);
+}
+
+function peerOf(request: Request, server: Server<undefined>): string {
+  const peer = server.requestIP(request);
+  return peer ? formatHostPort(peer.address, peer.port) : "unknown";
+}
+
 export function startAdminHttp(options: AdminHttpOptions): AdminHttpServer {
   const { service, metrics, auth, logger: log } = options;
+  const hostAllowed = createHostCheck(options.host, options.allowedHosts);
+  const authenticate = (request: Request, server: Server<undefined>, path: string): void => {
+    const failure = auth.check(request.headers.get("authorization") ?? undefined);
+    if (failure === null) return;
+    log.warn(
+      { peer: peerOf(request, server), path, reason: describeAuthFailure(failure) },
+      "admin HTTP request refused: unauthenticated",
+    );
+    throw failure;
+  };
   const route = async (request: Request, server: Server<undefined>): Promise<Response> => {
     const url = new URL(request.url);
     const path = url.pathname;
@@ -111,28 +139,23 @@ export function startAdminHttp(options: AdminHttpOptions): AdminHttpServer {
         405,
       );
     }
-    if (path === "/" || path === "/index.html") return dashboardPage();
+    // Health and readiness carry nothing: probes may send any Host.
     if (path === "/healthz") return new Response("ok\n");
     if (path === "/readyz") {
       return options.ready() ? new Response("ready\n") : new Response("not ready\n", { status: 503 });
     }
+    const host = request.headers.get("host");
+    if (!hostAllowed(host)) {
+      log.warn({ peer: peerOf(request, server), path, host }, "admin HTTP request refused: Host not allowed");
+      return misdirected(host);
+    }
+    if (path === "/" || path === "/index.html") return dashboardPage();
     if (path === "/metrics") {
+      if (!options.metricsOpen) authenticate(request, server, path);
       return new Response(await metrics.render(), { headers: { "content-type": metrics.contentType } });
     }
     if (!path.startsWith("/v1/")) throw new AdminNotFoundError(`No admin endpoint at ${path}.`);
-    const failure = auth.check(request.headers.get("authorization") ?? undefined);
-    if (failure !== null) {
-      const peer = server.requestIP(request);
-      log.warn(
-        {
-          peer: peer ? formatHostPort(peer.address, peer.port) : "unknown",
-          path,
-          reason: describeAuthFailure(failure),
-        },
-        "admin HTTP request refused: unauthenticated",
-      );
-      throw failure;
-    }
+    authenticate(request, server, path);
     const dashboard = await dashboardApi(request, path, { service, auth, logger: log, server });
     if (dashboard !== null) return dashboard;
     if (path === "/v1/info") return json(service.info());

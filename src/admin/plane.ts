@@ -17,6 +17,8 @@ export interface AdminPlaneOptions extends AdminOptions {
   readArena(offset: number, length: number): Uint8Array;
   memory: AdminServiceOptions["memory"];
   ready(): boolean;
+  /** The file holding the token when the store made it up (named in refusals' hints). */
+  tokenFile?: string;
 }
 
 /** The running admin plane of one store. */
@@ -39,7 +41,7 @@ export interface AdminPlane {
 export async function startAdminPlane(options: AdminPlaneOptions): Promise<AdminPlane> {
   checkAdminSecurity(options);
   const log = options.logger;
-  const auth = createAdminAuth(options.token, options.readOnly);
+  const auth = createAdminAuth(options.token, options.readOnly, options.tokenFile);
   let grpcServer: AdminGrpcServer | null = null;
   let httpServer: AdminHttpServer | null = null;
   const service = new AdminService({
@@ -90,6 +92,8 @@ export async function startAdminPlane(options: AdminPlaneOptions): Promise<Admin
           host: endpoint.host,
           port: endpoint.port,
           ready: options.ready,
+          metricsOpen: options.metricsOpen === true,
+          allowedHosts: options.allowedHosts ?? [],
         });
       } catch (error) {
         httpServer = skipIfOptional("http", endpoint, error);

@@ -1,6 +1,11 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { DEFAULT_ADMIN_GRPC, DEFAULT_ADMIN_HTTP, resolveAdminOptions } from "../admin/config.ts";
+import {
+  ADMIN_PARSE_OPTIONS,
+  DEFAULT_ADMIN_GRPC,
+  DEFAULT_ADMIN_HTTP,
+  resolveAdminOptions,
+} from "../admin/config.ts";
 import { parseBytes } from "../cli-support/bytes.ts";
 import { UsageError } from "../cli-support/usage-error.ts";
 import {
@@ -46,15 +51,20 @@ export const USAGE = `Usage: plasma_store [options]
                                 port 0 picks a free port; a busy default port is skipped with a warning)
       --admin-http HOST:PORT    admin HTTP: /metrics, /healthz, /readyz, /v1/* (default ${DEFAULT_ADMIN_HTTP}; off)
       --admin-token TOKEN       every admin call needs "authorization: Bearer TOKEN" (required to bind
-                                the admin plane to a non-loopback address)
-      --admin-insecure          allow a non-loopback admin address without a token
+                                the admin plane to a non-loopback address). Default: a token made up at
+                                start, in SOCKET.admin-token, readable by whoever may open the socket
+      --admin-insecure          no admin token at all, even on a non-loopback address
       --admin-read-only         refuse admin delete, evict and policy changes
+      --admin-metrics-open      GET /metrics answers without the token
+      --admin-allowed-host NAME admin HTTP accepts this Host name too (repeatable; IP addresses,
+                                localhost and the listen host are always accepted)
       --help               print this help
 
 Environment: PLASMA_MEMORY, PLASMA_SOCKET, PLASMA_DIRECTORY, PLASMA_HUGE_PAGES=1, PLASMA_PREFAULT=1,
 PLASMA_SOCKET_MODE, PLASMA_SOCKET_GROUP, PLASMA_EVICTION, PLASMA_ADMIN_GRPC, PLASMA_ADMIN_HTTP,
-PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1, PLASMA_ADMIN_READ_ONLY=1, PLASMA_MAX_CLIENT_MEMORY,
-PLASMA_HELLO_TIMEOUT_MS, PLASMA_LOG_LEVEL (default info).
+PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1, PLASMA_ADMIN_READ_ONLY=1, PLASMA_ADMIN_METRICS_OPEN=1,
+PLASMA_ADMIN_ALLOWED_HOSTS (comma-separated), PLASMA_MAX_CLIENT_MEMORY, PLASMA_HELLO_TIMEOUT_MS,
+PLASMA_LOG_LEVEL (default info).
 Flags win over the environment.`;
 
 export interface CliConfig {
@@ -137,11 +147,7 @@ function parseArgsStrict(argv: readonly string[]) {
       "max-pending-creates": { type: "string" },
       "max-client-memory": { type: "string" },
       "hello-timeout-ms": { type: "string" },
-      "admin-grpc": { type: "string" },
-      "admin-http": { type: "string" },
-      "admin-token": { type: "string" },
-      "admin-insecure": { type: "boolean" },
-      "admin-read-only": { type: "boolean" },
+      ...ADMIN_PARSE_OPTIONS,
       help: { type: "boolean" },
     },
   });
@@ -150,7 +156,7 @@ function parseArgsStrict(argv: readonly string[]) {
 }
 
 /** The limit flags (--max-object-size, --max-metadata-size, --max-ids-per-request, --max-pending-*). */
-function parseLimitFlags(v: Record<string, string | boolean | undefined>): Partial<StoreLimits> {
+function parseLimitFlags(v: Record<string, string | string[] | boolean | undefined>): Partial<StoreLimits> {
   const limits: Partial<StoreLimits> = {};
   const text = (flag: string): string | undefined => {
     const value = v[flag];
@@ -192,7 +198,7 @@ function parseLimitFlags(v: Record<string, string | boolean | undefined>): Parti
 
 /** --max-client-memory and --hello-timeout-ms (and their PLASMA_* variables), into `options`. */
 function parseClientBudgetFlags(
-  v: Record<string, string | boolean | undefined>,
+  v: Record<string, string | string[] | boolean | undefined>,
   env: Record<string, string | undefined>,
   options: StoreOptions,
 ): void {

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import packageJson from "../../package.json" with { type: "json" };
 import type { AdminOptions } from "../admin/config.ts";
 import type { AdminPlane } from "../admin/plane.ts";
+import { provisionAdminToken, removeAdminTokenFile, tokenFileAccessOf } from "../admin/token-file.ts";
 import { type ArenaFile, viewOf } from "../ffi/index.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { PlasmaError } from "../protocol/errors.ts";
@@ -108,19 +109,21 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   });
   setSocketAccess(socketPath, socketMode, options.socketGroup);
   const startTime = Date.now();
+  let adminTokenFile: string | null = null;
   if (options.admin !== undefined) {
-    const plane = await startAdmin(options.admin, {
-      core,
-      log,
-      socketPath,
-      prepared,
-      startTime,
-      isMapped: () => mapped,
-    });
+    // Readable by whoever may open the socket; the plane stops before the file goes.
+    const access = tokenFileAccessOf(socketMode, options.socketGroup, options.allowUids);
+    const generated = provisionAdminToken(options.admin, socketPath, access);
+    if (generated !== null) cleanup.defer(() => removeAdminTokenFile(generated.path));
+    adminTokenFile = generated?.path ?? null;
+    const plane = await startAdmin(
+      { ...options.admin, token: generated?.token ?? options.admin.token },
+      { core, log, socketPath, prepared, startTime, isMapped: () => mapped, tokenFile: generated?.path },
+    );
     cleanup.defer(() => plane.stop());
     adminPlane = plane;
   }
-  logStarted(log, options, { prepared, socketPath, socketMode, core, adminPlane });
+  logStarted(log, options, { prepared, socketPath, socketMode, core, adminPlane, adminTokenFile });
 
   const running = cleanup.move();
   let stopped: Promise<void> | null = null;
@@ -148,12 +151,14 @@ interface AdminContext {
   startTime: number;
   /** False once stop has unmapped the arena. */
   isMapped(): boolean;
+  /** The generated token's file, if the store made one up. */
+  tokenFile?: string;
 }
 
 /** Starts the admin plane over the core and the arena. Loaded on demand: a store without one does not pay for gRPC. */
 async function startAdmin(admin: AdminOptions, context: AdminContext): Promise<AdminPlane> {
   const { startAdminPlane } = await import("../admin/plane.ts");
-  const { core, log, socketPath, prepared, startTime, isMapped } = context;
+  const { core, log, socketPath, prepared, startTime, isMapped, tokenFile } = context;
   const { arena, address } = prepared;
   return startAdminPlane({
     ...admin,
@@ -182,6 +187,7 @@ async function startAdmin(admin: AdminOptions, context: AdminContext): Promise<A
       };
     },
     ready: () => isMapped() && existsSync(socketPath),
+    tokenFile,
   });
 }
 
@@ -191,10 +197,11 @@ interface StartedParts {
   socketMode: number;
   core: StoreCore;
   adminPlane: AdminPlane | null;
+  adminTokenFile: string | null;
 }
 
 function logStarted(log: Logger, options: StoreOptions, parts: StartedParts): void {
-  const { prepared, socketPath, socketMode, core, adminPlane } = parts;
+  const { prepared, socketPath, socketMode, core, adminPlane, adminTokenFile } = parts;
   const { arena } = prepared;
   log.info(
     {
@@ -212,6 +219,7 @@ function logStarted(log: Logger, options: StoreOptions, parts: StartedParts): vo
       maxClientMemoryBytes: core.limits.maxClientMemoryBytes,
       adminGrpc: adminPlane?.grpcAddress ?? null,
       adminHttp: adminPlane?.httpAddress ?? null,
+      adminTokenFile,
     },
     "plasma_store started",
   );

@@ -9,7 +9,8 @@ describe("plasma-admin", () => {
   const big = ObjectID.fromRandom();
   const small = ObjectID.fromRandom();
   const bigData = pattern(3 * 1024 * 1024 + 17, 4);
-  const cli = (...args: string[]) => runAdminCli(["--addr", s.grpc, ...args]);
+  // plasma-admin reads the token the store generated from the file next to the socket by itself.
+  const cli = (...args: string[]) => runAdminCli(["--addr", s.grpc, "--socket", s.store.socketPath, ...args]);
 
   beforeAll(async () => {
     await s.client.createAndSeal(big, bigData, new TextEncoder().encode("big-meta"));
@@ -70,10 +71,13 @@ describe("plasma-admin", () => {
   test("cat ID > file writes the object's bytes", async () => {
     const dir = s.store.dir;
     const file = join(dir, "big.bin");
-    const proc = Bun.spawn(["bun", ADMIN_CLI, "--addr", s.grpc, "cat", big.hex()], {
-      stdout: Bun.file(file),
-      stderr: "pipe",
-    });
+    const proc = Bun.spawn(
+      ["bun", ADMIN_CLI, "--addr", s.grpc, "--socket", s.store.socketPath, "cat", big.hex()],
+      {
+        stdout: Bun.file(file),
+        stderr: "pipe",
+      },
+    );
     expect(await proc.exited).toBe(0);
     const written = new Uint8Array(await Bun.file(file).arrayBuffer());
     expect(written.length).toBe(bigData.length);
@@ -119,6 +123,8 @@ describe("plasma-admin", () => {
         ADMIN_CLI,
         "--addr",
         s.grpc,
+        "--socket",
+        s.store.socketPath,
         "watch",
         "--kinds",
         "object_sealed,object_deleted",

@@ -15,6 +15,8 @@ describe("admin HTTP: metrics, health, readiness and JSON", () => {
   const ids = [ObjectID.fromRandom(), ObjectID.fromRandom(), ObjectID.fromRandom()];
   const hx = ids.map((id) => id.hex()) as [string, string, string];
   const url = (path: string) => `http://${s.http}${path}`;
+  /** A request with the store's admin token (it generated one: no --admin-token, no --admin-insecure). */
+  const call = (path: string, init: RequestInit = {}) => fetch(url(path), { ...init, headers: s.headers() });
 
   beforeAll(async () => {
     // One object through create + seal, two through createAndSeal; two gets (one hit, one miss).
@@ -36,7 +38,7 @@ describe("admin HTTP: metrics, health, readiness and JSON", () => {
   });
 
   test("/metrics: Prometheus text with the store's counters, gauges and latency histograms", async () => {
-    const response = await fetch(url("/metrics"));
+    const response = await call("/metrics");
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/plain");
     const m = await response.text();
@@ -59,7 +61,7 @@ describe("admin HTTP: metrics, health, readiness and JSON", () => {
   });
 
   test("/v1/info, /v1/stats, /v1/objects and /v1/objects/ID return the gRPC data as JSON", async () => {
-    const info = (await (await fetch(url("/v1/info"))).json()) as Record<string, unknown>;
+    const info = (await (await call("/v1/info")).json()) as Record<string, unknown>;
     expect(info.pid).toBe(s.store.proc.pid);
     expect(info.socketPath).toBe(s.store.socketPath);
     expect(info).toEqual({
@@ -67,7 +69,7 @@ describe("admin HTTP: metrics, health, readiness and JSON", () => {
       uptimeSeconds: info.uptimeSeconds,
     } as unknown as Record<string, unknown>);
 
-    const stats = (await (await fetch(url("/v1/stats"))).json()) as {
+    const stats = (await (await call("/v1/stats")).json()) as {
       objectsSealed: number;
       counters: object;
     };
@@ -75,7 +77,7 @@ describe("admin HTTP: metrics, health, readiness and JSON", () => {
     expect(stats.counters).toEqual((await s.admin.stats()).counters);
 
     const page = (await (
-      await fetch(url("/v1/objects?order_by=size&desc=1&page_size=2&metadata_limit=3"))
+      await call("/v1/objects?order_by=size&desc=1&page_size=2&metadata_limit=3")
     ).json()) as {
       objects: { id: string; dataSizeBytes: number; metadata: string; metadataTruncated: boolean }[];
       nextPageToken: string;
@@ -86,29 +88,29 @@ describe("admin HTTP: metrics, health, readiness and JSON", () => {
     expect(Buffer.from(page.objects[0]?.metadata ?? "", "base64").toString()).toBe("sec");
     expect(page.objects[0]?.metadataTruncated).toBe(true);
     const rest = (await (
-      await fetch(url(`/v1/objects?order_by=size&desc=1&page_size=2&page_token=${page.nextPageToken}`))
+      await call(`/v1/objects?order_by=size&desc=1&page_size=2&page_token=${page.nextPageToken}`)
     ).json()) as { objects: { id: string }[]; nextPageToken: string };
     expect(rest.objects.map((o) => o.id)).toEqual([hx[2]]);
     expect(rest.nextPageToken).toBe("");
 
-    const small = (await (await fetch(url("/v1/objects?max_size=200&state=sealed"))).json()) as {
+    const small = (await (await call("/v1/objects?max_size=200&state=sealed")).json()) as {
       objects: { id: string }[];
     };
     expect(small.objects.map((o) => o.id)).toEqual([hx[2]]);
 
-    const one = (await (await fetch(url(`/v1/objects/${hx[0]}`))).json()) as {
+    const one = (await (await call(`/v1/objects/${hx[0]}`)).json()) as {
       metadata: string;
       dataSizeBytes: number;
     };
     expect(one.dataSizeBytes).toBe(5000);
     expect(Buffer.from(one.metadata, "base64").toString()).toBe("first");
 
-    const missing = await fetch(url(`/v1/objects/${"0".repeat(40)}`));
+    const missing = await call(`/v1/objects/${"0".repeat(40)}`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
-    expect((await fetch(url("/v1/objects/nothex"))).status).toBe(400);
-    expect((await fetch(url("/v1/objects?state=melted"))).status).toBe(400);
-    expect((await fetch(url("/v1/nothing"))).status).toBe(404);
-    expect((await fetch(url("/v1/stats"), { method: "POST" })).status).toBe(405);
+    expect((await call("/v1/objects/nothex")).status).toBe(400);
+    expect((await call("/v1/objects?state=melted")).status).toBe(400);
+    expect((await call("/v1/nothing")).status).toBe(404);
+    expect((await call("/v1/stats", { method: "POST" })).status).toBe(405);
   });
 });

@@ -3,12 +3,12 @@ import { rmSync } from "node:fs";
 import { connect, ObjectID } from "../../src/client/index.ts";
 import { tempDir } from "../helpers/store-process.ts";
 import { systemPageSizeBytes } from "../helpers/system.ts";
-import { startAdminStore } from "./helpers.ts";
+import { type AdminStore, startAdminStore } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
 
-async function metric(http: string, name: string): Promise<number> {
-  const text = await (await fetch(`http://${http}/metrics`)).text();
+async function metric(s: AdminStore, name: string): Promise<number> {
+  const text = await (await fetch(`http://${s.http}/metrics`, { headers: s.headers() })).text();
   const line = text.split("\n").find((l) => l.startsWith(`${name} `));
   if (line === undefined) throw new Error(`no ${name} in /metrics`);
   return Number(line.split(" ")[1]);
@@ -27,7 +27,7 @@ test("the admin plane shows backing, page size, reserved and faulted bytes of th
     });
     expect(before.reservedBytes).toBe(8 * MiB);
     expect(before.faultedBytes).toBeLessThan(MiB);
-    expect(await metric(s.http, "plasma_arena_reserved_bytes")).toBe(8 * MiB);
+    expect(await metric(s, "plasma_arena_reserved_bytes")).toBe(8 * MiB);
 
     const client = await connect(s.store.socketPath);
     const id = ObjectID.fromRandom();
@@ -36,8 +36,8 @@ test("the admin plane shows backing, page size, reserved and faulted bytes of th
     await client.seal(id);
     const after = await s.admin.info();
     expect(after.faultedBytes).toBeGreaterThanOrEqual(4 * MiB);
-    expect(await metric(s.http, "plasma_arena_faulted_bytes")).toBeGreaterThanOrEqual(4 * MiB);
-    const http = (await (await fetch(`http://${s.http}/v1/info`)).json()) as {
+    expect(await metric(s, "plasma_arena_faulted_bytes")).toBeGreaterThanOrEqual(4 * MiB);
+    const http = (await (await fetch(`http://${s.http}/v1/info`, { headers: s.headers() })).json()) as {
       faultedBytes: number;
       reservedBytes: number;
     };

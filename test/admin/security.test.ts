@@ -45,14 +45,18 @@ describe("admin token", () => {
     expect(s.store.output()).not.toContain(TOKEN);
   });
 
-  test("HTTP /v1 needs the token (401 otherwise); /healthz, /readyz and /metrics stay open", async () => {
+  test("HTTP /v1 and /metrics need the token (401 otherwise); /healthz and /readyz stay open", async () => {
     const url = (path: string) => `http://${s.http}${path}`;
     expect((await fetch(url("/v1/stats"))).status).toBe(401);
     expect((await fetch(url("/v1/stats"), { headers: { authorization: "Bearer nope" } })).status).toBe(401);
     const ok = await fetch(url("/v1/stats"), { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { capacityBytes: number }).capacityBytes).toBe(4 * 1024 * 1024);
-    for (const open of ["/healthz", "/readyz", "/metrics"]) expect((await fetch(url(open))).status).toBe(200);
+    for (const open of ["/healthz", "/readyz"]) expect((await fetch(url(open))).status).toBe(200);
+    expect((await fetch(url("/metrics"))).status).toBe(401);
+    expect((await fetch(url("/metrics"), { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(
+      200,
+    );
     await s.store.waitForOutput(/"peer":"127\.0\.0\.1:\d+"[^\n]*admin HTTP request refused: unauthenticated/);
   });
 

@@ -262,6 +262,20 @@ describe("operator dashboard in headless Chromium", () => {
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-locked.png") });
   });
 
+  test("a token in the address's fragment unlocks the page, and leaves the address bar", async () => {
+    const context = await browser.newContext();
+    try {
+      const tab = await context.newPage();
+      await tab.goto(`${url()}#token=${encodeURIComponent(TOKEN)}`);
+      await waitForValue(tab, "#connection", "live", "data-state");
+      expect(await tab.locator("#main").isHidden()).toBe(false);
+      expect(tab.url()).toBe(url());
+      expect(await tab.evaluate(() => sessionStorage.getItem("plasma-admin-token"))).toBe(TOKEN);
+    } finally {
+      await context.close();
+    }
+  });
+
   test("with the token: header, memory and object counts match what the clients did", async () => {
     await page.fill("#token-input", TOKEN);
     await page.click("#token-form button[type=submit]");

@@ -1,4 +1,5 @@
 import { AdminClient } from "../../src/admin/client.ts";
+import { adminTokenPathOf, readAdminTokenFile } from "../../src/admin/token-file.ts";
 import { startLine } from "./run.ts";
 import { type StoreProcess, type StoreProcessOptions, startStoreProcess } from "./store-process.ts";
 
@@ -8,12 +9,29 @@ export interface AdminStore {
   grpc: string;
   http: string;
   admin: AdminClient;
+  /** The token `admin` sends: the one asked for, else the one the store wrote next to its socket. */
+  token: string | undefined;
+  /** `authorization: Bearer TOKEN` for admin HTTP requests (empty without a token), plus `extra`. */
+  headers(extra?: Record<string, string>): Record<string, string>;
   stop(): Promise<void>;
 }
 
 export interface AdminStoreOptions extends StoreProcessOptions {
-  /** The admin client's bearer token. */
+  /** The admin client's bearer token; default: the token the store generated (from its token file). */
   token?: string;
+}
+
+/** The token a store generated at start, from the file next to its socket; undefined when there is none. */
+export function generatedToken(socketPath: string): string | undefined {
+  return readAdminTokenFile(adminTokenPathOf(socketPath)) ?? undefined;
+}
+
+/** Admin HTTP headers carrying the token (none without one), plus `extra`. */
+export function bearer(
+  token: string | undefined,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return token === undefined ? extra : { ...extra, authorization: `Bearer ${token}` };
 }
 
 /** The admin addresses from the store's "plasma_store started" line. */
@@ -33,12 +51,15 @@ export async function startAdminStore(options: AdminStoreOptions = {}): Promise<
     await store.stop();
     throw new Error(`admin plane not started:\n${store.output()}`);
   }
-  const admin = new AdminClient(grpc, { token: options.token });
+  const token = options.token ?? generatedToken(store.socketPath);
+  const admin = new AdminClient(grpc, { token });
   return {
     store,
     grpc,
     http,
     admin,
+    token,
+    headers: (extra) => bearer(token, extra),
     async stop() {
       admin.close();
       await store.stop();

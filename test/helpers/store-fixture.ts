@@ -16,6 +16,10 @@ export interface AdminStoreFixture extends StoreFixture {
   /** HOST:PORT of admin gRPC / HTTP as the store logged them. */
   readonly grpc: string;
   readonly http: string;
+  /** The admin token (the one asked for, or the one the store generated); undefined with none. */
+  readonly token: string | undefined;
+  /** `authorization: Bearer TOKEN` for admin HTTP requests, plus `extra`. */
+  headers(extra?: Record<string, string>): Record<string, string>;
 }
 
 export interface StoreFixtureOptions extends StoreProcessOptions {
@@ -84,5 +88,9 @@ export function useAdminStore(options: AdminStoreOptions & StoreFixtureOptions =
     get http() {
       return admin().http;
     },
+    get token() {
+      return admin().token;
+    },
+    headers: (extra) => admin().headers(extra),
   };
 }

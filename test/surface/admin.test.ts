@@ -54,8 +54,23 @@ test("a WatchEvents stream and a /v1/feed reader that fall 100 000 events behind
   const store = await startStore({ admin: "both", memory: String(16 * MiB) });
   // Two readers that stop reading: plasma-admin watch and curl on the feed, each stopped with SIGSTOP
   // once it has shown that it is connected.
-  const watch = spawnChild(["bun", ADMIN_CLI, "--addr", store.grpc as string, "--json", "watch"]);
-  const feed = spawnChild(["curl", "-sN", `http://${store.http}/v1/feed`]);
+  const watch = spawnChild([
+    "bun",
+    ADMIN_CLI,
+    "--addr",
+    store.grpc as string,
+    "--socket",
+    store.socketPath,
+    "--json",
+    "watch",
+  ]);
+  const feed = spawnChild([
+    "curl",
+    "-sN",
+    "-H",
+    `authorization: Bearer ${store.token}`,
+    `http://${store.http}/v1/feed`,
+  ]);
   await feed.waitForStdout(/event: tick/);
   // The watcher shows a connect once it is registered: connect until it does.
   await waitUntil("plasma-admin watch shows a client connecting", async () => {
@@ -117,7 +132,10 @@ test("a read-only admin plane serves the dashboard and its live feed, and refuse
   expect(info.admin.readOnly).toBe(true);
 
   const controller = new AbortController();
-  const response = await fetch(`http://${store.http}/v1/feed`, { signal: controller.signal });
+  const response = await fetch(`http://${store.http}/v1/feed`, {
+    signal: controller.signal,
+    headers: { authorization: `Bearer ${store.token}` },
+  });
   expect(response.status).toBe(200);
   expect(response.headers.get("content-type")).toBe("text/event-stream");
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();

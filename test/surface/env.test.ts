@@ -132,7 +132,10 @@ test("PLASMA_EVICTION=fifo evicts in creation order, even the object used last",
 test("PLASMA_LOG_LEVEL: debug adds debug lines, warn leaves out the info lines", async () => {
   const verbose = await startStore({ admin: "http", env: { PLASMA_LOG_LEVEL: "debug" } });
   const controller = new AbortController();
-  const feed = await fetch(`http://${verbose.http}/v1/feed`, { signal: controller.signal });
+  const feed = await fetch(`http://${verbose.http}/v1/feed`, {
+    signal: controller.signal,
+    headers: { authorization: `Bearer ${verbose.token}` },
+  });
   await feed.body?.getReader().read();
   controller.abort();
   await verbose.waitForOutput(/"level":20[^\n]*"msg":"admin HTTP feed opened"/);
@@ -151,7 +154,7 @@ test("PLASMA_ADMIN_GRPC and PLASMA_ADMIN_HTTP place (or turn off) each admin end
     env: { PLASMA_ADMIN_GRPC: "127.0.0.1:0", PLASMA_ADMIN_HTTP: "off" },
   });
   expect([grpcOnly.grpc, grpcOnly.http]).toEqual([expect.stringMatching(/^127\.0\.0\.1:\d+$/), null]);
-  const admin = new AdminClient(grpcOnly.grpc as string);
+  const admin = new AdminClient(grpcOnly.grpc as string, { token: grpcOnly.token });
   try {
     expect((await admin.info()).pid).toBe(grpcOnly.pid);
   } finally {
@@ -174,6 +177,29 @@ test("PLASMA_ADMIN_TOKEN makes every /v1 call need the bearer token", async () =
   const allowed = await adminHttp(store, "/v1/info", { headers: { authorization: "Bearer s3cret" } });
   expect(allowed.status).toBe(200);
   expect((allowed.body as InfoBody).admin.tokenRequired).toBe(true);
+});
+
+test("PLASMA_ADMIN_METRICS_OPEN=1 opens /metrics; PLASMA_ADMIN_ALLOWED_HOSTS names Host values admin HTTP accepts", async () => {
+  const store = await startStore({
+    admin: "http",
+    env: { PLASMA_ADMIN_METRICS_OPEN: "1", PLASMA_ADMIN_ALLOWED_HOSTS: "plasma.example, admin.example" },
+  });
+  const metrics = await fetch(`http://${store.http}/metrics`, { headers: { authorization: "" } });
+  expect(metrics.status).toBe(200);
+  expect((await adminHttp(store, "/v1/stats", { headers: { authorization: "Bearer nope" } })).status).toBe(
+    401,
+  );
+  const port = (store.http as string).split(":")[1];
+  // Bun's fetch sends the Host header it is given, as a DNS-rebinding page's browser would.
+  const status = async (host: string) =>
+    (
+      await fetch(`http://${store.http}/v1/stats`, {
+        headers: { host, authorization: `Bearer ${store.token}` },
+      })
+    ).status;
+  expect(await status(`admin.example:${port}`)).toBe(200);
+  expect(await status("PLASMA.example")).toBe(200);
+  expect(await status(`other.example:${port}`)).toBe(421);
 });
 
 test("PLASMA_ADMIN_INSECURE=1 lets a non-loopback admin address start without a token", async () => {

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { adminAddresses } from "../helpers/admin-store.ts";
+import { adminAddresses, generatedToken } from "../helpers/admin-store.ts";
 import { STORE_CLI } from "../helpers/daemon.ts";
 import { type CommandResult, runCommand, testEnv } from "../helpers/run.ts";
 import { startStoreProcess, tempDir } from "../helpers/store-process.ts";
@@ -56,6 +56,8 @@ export interface SurfaceStore {
   /** HOST:PORT the admin endpoints bound (from the start line), or null. */
   readonly grpc: string | null;
   readonly http: string | null;
+  /** The admin token the store generated (read from the file next to its socket), or undefined. */
+  readonly token: string | undefined;
   output(): string;
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** SIGTERM by pid and wait (SIGKILL after 20 s); returns the exit code. Removes the temp dir. */
@@ -124,6 +126,9 @@ export async function startStore(spec: StoreSpec): Promise<SurfaceStore> {
     proc: store.proc,
     grpc,
     http,
+    get token() {
+      return generatedToken(store.socketPath);
+    },
     output: store.output,
     waitForOutput: store.waitForOutput,
     stop,
@@ -222,7 +227,11 @@ export async function adminHttp(
   init: RequestInit = {},
 ): Promise<{ status: number; body: unknown; text: string }> {
   if (store.http === null) throw new Error("this store has no admin HTTP");
-  const response = await fetch(`http://${store.http}${path}`, init);
+  // The store's generated token, unless the request carries its own (or there is none).
+  const headers = new Headers(init.headers);
+  const token = store.token;
+  if (!headers.has("authorization") && token !== undefined) headers.set("authorization", `Bearer ${token}`);
+  const response = await fetch(`http://${store.http}${path}`, { ...init, headers });
   const text = await response.text();
   let body: unknown = null;
   if ((response.headers.get("content-type") ?? "").includes("application/json")) body = JSON.parse(text);

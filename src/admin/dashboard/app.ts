@@ -2,7 +2,10 @@
 /**
  * The dashboard in the browser. Bundled by page.ts (Bun.build, target browser) into the page served at
  * GET /. Reads /v1/* JSON and the /v1/feed event stream of the same server, with the viewer's admin
- * token (kept in sessionStorage) as `authorization: Bearer TOKEN`.
+ * token (kept in sessionStorage) as `authorization: Bearer TOKEN`: a header, never a cookie, so another
+ * site cannot make the browser send it. The token may come in the address's fragment
+ * (`/#token=TOKEN`, as `plasma-admin dashboard` prints it), which never reaches the server or its logs;
+ * the page moves it to sessionStorage and drops it from the address bar.
  */
 import type {
   EventView,
@@ -136,8 +139,18 @@ function printableUtf8(bytes: Uint8Array): string | null {
 
 // ---------- state ----------
 
+/** A token in the fragment (`#token=...`) goes to sessionStorage and out of the address bar. */
+function initialToken(): string {
+  const fromFragment = new URLSearchParams(location.hash.slice(1)).get("token")?.trim() ?? "";
+  if (fromFragment !== "") {
+    sessionStorage.setItem(TOKEN_KEY, fromFragment);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem(TOKEN_KEY) ?? "";
+}
+
 const state = {
-  token: sessionStorage.getItem(TOKEN_KEY) ?? "",
+  token: initialToken(),
   info: null as StoreInfoView | null,
   infoAtMs: 0,
   canAct: false,
@@ -794,8 +807,8 @@ async function start(): Promise<void> {
       showNotice(
         "auth-message",
         state.token === ""
-          ? "This store needs an admin token: enter the store's --admin-token above to see and act on it."
-          : "The admin token is wrong: enter the store's --admin-token above.",
+          ? "This store needs an admin token: enter it above (the store's --admin-token, or the SOCKET.admin-token file it wrote; `plasma-admin dashboard` prints an address that carries it)."
+          : "The admin token is wrong: enter the store's --admin-token (or its SOCKET.admin-token file) above.",
         "error",
       );
       $("auth-message").dataset.reason = state.token === "" ? "missing" : "wrong";
