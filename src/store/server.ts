@@ -39,6 +39,7 @@ import { PROTOCOL_VERSION } from "../protocol/limits.ts";
 import { objectKey } from "../protocol/object-id.ts";
 import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
 import { debugString } from "./debug-string.ts";
+import { HashService } from "./hash-service.ts";
 import type { ObjectEntry } from "./object-table.ts";
 import type { StoreCore } from "./store.ts";
 
@@ -141,6 +142,8 @@ export class StoreServer {
   #observations: (LatencyOp | number)[] = [];
   /** Request handlers by message type (see #handlerTable). */
   readonly #handlers: readonly Handler[];
+  /** Hash requests: large objects are hashed off the event loop, digests cached per object. */
+  readonly #hashes: HashService;
 
   constructor(options: StoreServerOptions) {
     this.#options = options;
@@ -148,6 +151,13 @@ export class StoreServer {
     this.#log = options.logger;
     this.#pollUs = options.pollAfterReplyUs ?? defaultPollUs();
     this.#handlers = this.#handlerTable();
+    this.#hashes = new HashService({
+      core: options.core,
+      arenaAddress: options.arena.address,
+      readArena: (offset, lengthBytes) => this.#arenaView(offset, lengthBytes),
+      beforeArenaRead: () => this.#guardArena(),
+      logger: options.logger,
+    });
   }
 
   /** Times a client was caught resizing an unsealed (`-d`) arena file and the size was restored. */
@@ -172,11 +182,15 @@ export class StoreServer {
     });
   }
 
-  /** Closes the listener and every client connection. */
-  stop(): void {
+  /**
+   * Closes the listener and every client connection. The promise resolves once no hash is reading the
+   * arena any more: unmap it only then.
+   */
+  stop(): Promise<void> {
     this.#listener?.stop(true);
     this.#listener = null;
     for (const socket of [...this.#sockets]) socket.end();
+    return this.#hashes.close();
   }
 
   // ---------------------------------------------------------------- connection lifecycle
@@ -571,10 +585,15 @@ export class StoreServer {
     EvictCodec.encodeReply(conn.out, requestId, this.#core.evict(bytes));
   };
 
-  readonly #hash: Handler = (_socket, conn, requestId, r) => {
+  readonly #hash: Handler = (socket, conn, requestId, r) => {
     const key = HashCodec.decodeRequestKey(r);
-    const digest = this.#digest(this.#core.sealedEntry(key));
-    HashCodec.encodeReply(conn.out, requestId, digest);
+    this.#hashes.hash(conn.clientId, key, (result) => {
+      if (conn.closed) return;
+      if (result instanceof PlasmaError)
+        ErrorReplyCodec.encode(conn.out, MessageType.Hash, requestId, result);
+      else HashCodec.encodeReply(conn.out, requestId, result);
+      this.#scheduleFlush(socket, conn);
+    });
   };
 
   readonly #list: Handler = (_socket, conn, requestId, r) => {
@@ -609,7 +628,7 @@ export class StoreServer {
 
   readonly #debugString: Handler = (_socket, conn, requestId, r) => {
     DebugStringCodec.decodeRequest(r);
-    DebugStringCodec.encodeReply(conn.out, requestId, debugString(this.#core));
+    DebugStringCodec.encodeReply(conn.out, requestId, debugString(this.#core, this.#hashes.figures));
   };
 
   /** A view of the store's own mapping of the arena, after making sure the file still has its size. */
@@ -668,14 +687,4 @@ export class StoreServer {
     if (entry.metadataSize === 0) return new Uint8Array(0);
     return this.#arenaView(entry.offset + entry.dataSize, entry.metadataSize).slice();
   };
-
-  /** XXH64 of data then metadata (contiguous in the arena), as 8 big-endian bytes. */
-  #digest(entry: ObjectEntry): Uint8Array {
-    const total = entry.dataSize + entry.metadataSize;
-    const bytes = total === 0 ? new Uint8Array(0) : this.#arenaView(entry.offset, total);
-    const digest = Bun.hash.xxHash64(bytes);
-    const out = new Uint8Array(8);
-    new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, digest), false);
-    return out;
-  }
 }
