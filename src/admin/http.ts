@@ -180,6 +180,12 @@ export function startAdminHttp(options: AdminHttpOptions): AdminHttpServer {
         return await route(request, srv);
       } catch (error) {
         if (error instanceof AdminError) return errorResponse(error);
+        // decodeURIComponent of a path such as /v1/objects/%ZZ: the client's mistake, not ours.
+        if (error instanceof URIError) {
+          return errorResponse(
+            new AdminInvalidArgumentError(`Malformed percent-encoding in ${new URL(request.url).pathname}.`),
+          );
+        }
         if (error instanceof PlasmaError) {
           return json({ error: { code: error.code, message: error.message } }, 400);
         }

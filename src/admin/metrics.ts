@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { ResidencySampler, type ResidentBytesIn } from "./residency.ts";
 import type { AdminService, CountersView } from "./service.ts";
 
 /** Data-path operations whose latency (request in to reply out, waiting included) is recorded. */
@@ -27,9 +28,13 @@ const COUNTERS: readonly [keyof CountersView, string, string][] = [
 export class AdminMetrics {
   readonly registry = new Registry();
   readonly #latency: Record<LatencyOperation, Histogram>;
+  /** plasma_arena_faulted_bytes: swept in slices, at most every few seconds (see residency.ts). */
+  readonly residency: ResidencySampler;
 
-  constructor(service: AdminService) {
+  constructor(service: AdminService, residentBytesIn: ResidentBytesIn) {
     const r = this.registry;
+    const residency = new ResidencySampler(service.info().arenaBytes, residentBytesIn);
+    this.residency = residency;
     const stats = () => service.stats();
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({
@@ -58,11 +63,23 @@ export class AdminMetrics {
       "Arena bytes the kernel promised up front (fallocate, huge pages).",
       () => service.memory().reservedBytes,
     );
-    gauge(
-      "plasma_arena_faulted_bytes",
-      "Arena bytes resident in memory now.",
-      () => service.memory().faultedBytes,
-    );
+    new Gauge({
+      name: "plasma_arena_faulted_bytes",
+      help: "Arena bytes resident in memory (mincore, whole pages), as of a sweep at most 5 s old.",
+      registers: [r],
+      async collect() {
+        this.set(await residency.residentBytes());
+      },
+    });
+    new Counter({
+      name: "plasma_arena_residency_sweeps_total",
+      help: "Measurements of plasma_arena_faulted_bytes over the whole arena (scrapes share one, or reuse one at most 5 s old).",
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(residency.sweeps);
+      },
+    });
     gauge("plasma_evictable_bytes", "Bytes of sealed objects nobody holds.", () => stats().evictableBytes);
     gauge("plasma_connected_clients", "Clients connected to the socket.", () => stats().connectedClients);
     gauge("plasma_waiting_gets", "Gets waiting for objects to be sealed.", () => stats().waitingGets);

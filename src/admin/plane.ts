@@ -5,6 +5,7 @@ import { type AdminEndpointOption, type AdminOptions, checkAdminSecurity } from 
 import { type AdminGrpcServer, startAdminGrpc } from "./grpc.ts";
 import { type AdminHttpServer, startAdminHttp } from "./http.ts";
 import { AdminMetrics, type LatencyOperation } from "./metrics.ts";
+import type { ResidentBytesIn } from "./residency.ts";
 import { AdminService, type AdminServiceOptions } from "./service.ts";
 
 export interface AdminPlaneOptions extends AdminOptions {
@@ -16,6 +17,8 @@ export interface AdminPlaneOptions extends AdminOptions {
   startTimeMs: number;
   readArena(offset: number, length: number): Uint8Array;
   memory: AdminServiceOptions["memory"];
+  /** Resident bytes of one range of the arena (mincore), for the sliced sweeps of /metrics. */
+  residentBytesIn: ResidentBytesIn;
   ready(): boolean;
   /** The file holding the token when the store made it up (named in refusals' hints). */
   tokenFile?: string;
@@ -59,7 +62,7 @@ export async function startAdminPlane(options: AdminPlaneOptions): Promise<Admin
       readOnly: auth.readOnly,
     }),
   });
-  const metrics = new AdminMetrics(service);
+  const metrics = new AdminMetrics(service, options.residentBytesIn);
 
   const skipIfOptional = (what: string, endpoint: AdminEndpointOption, error: unknown): null => {
     if (endpoint.optional !== true) throw error;

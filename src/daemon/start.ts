@@ -3,7 +3,7 @@ import packageJson from "../../package.json" with { type: "json" };
 import type { AdminOptions } from "../admin/config.ts";
 import type { AdminPlane } from "../admin/plane.ts";
 import { provisionAdminToken, removeAdminTokenFile, tokenFileAccessOf } from "../admin/token-file.ts";
-import { type ArenaFile, viewOf } from "../ffi/index.ts";
+import { type ArenaFile, residentBytes, viewOf } from "../ffi/index.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { PlasmaError } from "../protocol/errors.ts";
 import type { EvictionPolicyName } from "../store/eviction/policy.ts";
@@ -103,9 +103,10 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     observeLatency: (op, seconds) => adminPlane?.observeLatency(op, seconds),
   });
   listenPrivately(server);
-  cleanup.defer(() => {
-    server.stop();
+  cleanup.defer(async () => {
+    const hashesDone = server.stop();
     removeSocketFile(socketPath);
+    await hashesDone;
   });
   setSocketAccess(socketPath, socketMode, options.socketGroup);
   const startTime = Date.now();
@@ -178,6 +179,7 @@ async function startAdmin(admin: AdminOptions, context: AdminContext): Promise<A
       if (!isMapped()) throw new PlasmaError("The store is stopping; its memory is no longer mapped.");
       return new Uint8Array(viewOf(address, offset, length)).slice();
     },
+    residentBytesIn: (offset, length) => (isMapped() ? residentBytes(address + offset, length) : 0),
     memory: () => {
       const accounting = prepared.accounting();
       return {

@@ -39,6 +39,7 @@ import { MAX_FRAME_BODY_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
 import { objectKey } from "../protocol/object-id.ts";
 import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
 import { debugString } from "./debug-string.ts";
+import { HashService } from "./hash-service.ts";
 import {
   DEFAULT_HELLO_TIMEOUT_MS,
   OUTPUT_HARD_CAP_FACTOR,
@@ -156,6 +157,8 @@ export class StoreServer {
   #greetedCount = 0;
   /** --max-client-memory: see #holdBack and #queue. */
   readonly #clientBudgetBytes: number;
+  /** Hash requests: large objects are hashed off the event loop, digests cached per object. */
+  readonly #hashes: HashService;
 
   constructor(options: StoreServerOptions) {
     this.#options = options;
@@ -164,6 +167,13 @@ export class StoreServer {
     this.#pollUs = options.pollAfterReplyUs ?? defaultPollUs();
     this.#handlers = this.#handlerTable();
     this.#clientBudgetBytes = this.#core.limits.maxClientMemoryBytes;
+    this.#hashes = new HashService({
+      core: options.core,
+      arenaAddress: options.arena.address,
+      readArena: (offset, lengthBytes) => this.#arenaView(offset, lengthBytes),
+      beforeArenaRead: () => this.#guardArena(),
+      logger: options.logger,
+    });
   }
 
   /** Times a client was caught resizing an unsealed (`-d`) arena file and the size was restored. */
@@ -188,11 +198,15 @@ export class StoreServer {
     });
   }
 
-  /** Closes the listener and every client connection. */
-  stop(): void {
+  /**
+   * Closes the listener and every client connection. The promise resolves once no hash is reading the
+   * arena any more: unmap it only then.
+   */
+  stop(): Promise<void> {
     this.#listener?.stop(true);
     this.#listener = null;
     for (const socket of [...this.#sockets]) socket.end();
+    return this.#hashes.close();
   }
 
   // ---------------------------------------------------------------- connection lifecycle
@@ -695,10 +709,15 @@ export class StoreServer {
     EvictCodec.encodeReply(conn.out, requestId, this.#core.evict(bytes));
   };
 
-  readonly #hash: Handler = (_socket, conn, requestId, r) => {
+  readonly #hash: Handler = (socket, conn, requestId, r) => {
     const key = HashCodec.decodeRequestKey(r);
-    const digest = this.#digest(this.#core.sealedEntry(key));
-    HashCodec.encodeReply(conn.out, requestId, digest);
+    this.#hashes.hash(conn.clientId, key, (result) => {
+      if (conn.closed) return;
+      if (result instanceof PlasmaError)
+        ErrorReplyCodec.encode(conn.out, MessageType.Hash, requestId, result);
+      else HashCodec.encodeReply(conn.out, requestId, result);
+      this.#scheduleFlush(socket, conn);
+    });
   };
 
   readonly #list: Handler = (_socket, conn, requestId, r) => {
@@ -733,7 +752,7 @@ export class StoreServer {
 
   readonly #debugString: Handler = (_socket, conn, requestId, r) => {
     DebugStringCodec.decodeRequest(r);
-    DebugStringCodec.encodeReply(conn.out, requestId, debugString(this.#core));
+    DebugStringCodec.encodeReply(conn.out, requestId, debugString(this.#core, this.#hashes.figures));
   };
 
   /** A view of the store's own mapping of the arena, after making sure the file still has its size. */
@@ -792,14 +811,4 @@ export class StoreServer {
     if (entry.metadataSize === 0) return new Uint8Array(0);
     return this.#arenaView(entry.offset + entry.dataSize, entry.metadataSize).slice();
   };
-
-  /** XXH64 of data then metadata (contiguous in the arena), as 8 big-endian bytes. */
-  #digest(entry: ObjectEntry): Uint8Array {
-    const total = entry.dataSize + entry.metadataSize;
-    const bytes = total === 0 ? new Uint8Array(0) : this.#arenaView(entry.offset, total);
-    const digest = Bun.hash.xxHash64(bytes);
-    const out = new Uint8Array(8);
-    new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, digest), false);
-    return out;
-  }
 }

@@ -284,6 +284,10 @@ export class StoreCore {
    * Like create, but when memory is held by others waits up to waitMs (-1: forever) for it to be
    * released, in FIFO order with other waiting creates. `done` is called exactly once, maybe synchronously.
    * A create with waitMs 0 never queues.
+   *
+   * The queue is strictly FIFO on purpose: a small create that would fit does not pass a larger one that
+   * came first, or a steady stream of small creates could starve a large one forever. A create that
+   * times out behind others says so in its StoreFullError (how many are ahead, what the first needs).
    */
   createOrWait(
     clientId: number,
@@ -314,11 +318,7 @@ export class StoreCore {
       this.#checkWaitingBudget(client, costBytes, "create");
       const pending: PendingCreate = { clientId, spec, done, timer: null, costBytes };
       if (waitMs > 0) {
-        pending.timer = this.#clock.setTimeout(() => {
-          if (!this.#removePendingCreate(pending)) return;
-          this.#counters.storeFullErrors++;
-          done(this.#storeFull(spec, waitMs));
-        }, waitMs);
+        pending.timer = this.#clock.setTimeout(() => this.#createWaitExpired(pending, waitMs), waitMs);
       }
       client.pendingCreates.add(pending);
       client.waitingBytes += costBytes;
@@ -676,7 +676,7 @@ export class StoreCore {
     const total = spec.dataSize + spec.metadataSize;
     let offset = this.#allocator.allocate(total);
     if (offset === null) {
-      if (this.#allocator.freeBytes + this.#policy.evictableBytes < total) return null;
+      if (this.#reclaimableBytesBound() < total) return null;
       while (offset === null) {
         const victims = this.#policy.chooseVictims(1);
         const victimKey = victims.length > 0 ? (victims[0] as string) : "";
@@ -711,11 +711,48 @@ export class StoreCore {
     return entry;
   }
 
-  #storeFull(spec: CreateSpec, waitedMs = 0): StoreFullError {
+  /**
+   * Bytes the allocator could have free after evicting every evictable object, at most. The policy counts
+   * an object's data + metadata, but its block is rounded up to the allocator's alignment (a 1-byte object
+   * takes 64 bytes), so each evictable object may give back up to one alignment unit more than it counts.
+   */
+  #reclaimableBytesBound(): number {
+    const policy = this.#policy;
+    return (
+      this.#allocator.freeBytes +
+      policy.evictableBytes +
+      policy.evictableCount * this.#allocator.alignmentBytes
+    );
+  }
+
+  /** A waiting create's waitMs passed: it fails, and the creates behind it may fit now. */
+  #createWaitExpired(pending: PendingCreate, waitedMs: number): void {
+    const queue = this.#createQueue;
+    const ahead = queue.indexOf(pending);
+    if (!this.#removePendingCreate(pending)) return;
+    this.#counters.storeFullErrors++;
+    const first = ahead > 0 ? (queue[0] as PendingCreate) : undefined;
+    pending.done(this.#storeFull(pending.spec, waitedMs, first === undefined ? 0 : ahead, first));
+    if (ahead === 0) this.#serveCreateQueue();
+  }
+
+  /**
+   * The error of a create that found no room; `ahead` waiting creates (the first of them `first`) were in
+   * front of it in the FIFO queue when it gave up, which is then the reason given first.
+   */
+  #storeFull(spec: CreateSpec, waitedMs = 0, ahead = 0, first?: PendingCreate): StoreFullError {
     const total = spec.dataSize + spec.metadataSize;
     const waited = waitedMs > 0 ? ` after waiting ${waitedMs} ms` : "";
+    const policy = this.#policy;
+    const memory = `${this.#allocator.freeBytes} of ${this.capacityBytes} bytes free (largest free block ${this.#allocator.largestFreeBlockBytes}), ${policy.evictableCount} evictable objects of ${policy.evictableBytes} bytes`;
+    if (first !== undefined && ahead > 0) {
+      const firstBytes = first.spec.dataSize + first.spec.metadataSize;
+      return new StoreFullError(
+        `No room for object ${hexOf(spec.key)} of ${total} bytes${waited}: ${ahead} waiting ${ahead === 1 ? "create that came" : "creates that came"} first ${ahead === 1 ? "is" : "are"} ahead of it (the first, object ${hexOf(first.spec.key)}, needs ${firstBytes} bytes), and waiting creates are served strictly in arrival order so that a large one is not starved by small ones; ${memory}. Release or delete objects, create with waitMs 0 (it does not queue and takes memory free now), or start plasma_store with a larger -m.`,
+      );
+    }
     return new StoreFullError(
-      `No room for object ${hexOf(spec.key)} of ${total} bytes${waited}: ${this.#allocator.freeBytes} of ${this.capacityBytes} bytes free (largest free block ${this.#allocator.largestFreeBlockBytes}), ${this.#policy.evictableBytes} evictable. Release or delete objects, or start plasma_store with a larger -m.`,
+      `No room for object ${hexOf(spec.key)} of ${total} bytes${waited}: ${memory}. Release or delete objects, or start plasma_store with a larger -m.`,
     );
   }
 

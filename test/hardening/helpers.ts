@@ -144,3 +144,30 @@ export class Rng {
 
 /** Long mode (bun run soak): more frames, more clients, more time. */
 export const LONG_MODE = process.env.PLASMA_HARDENING_LONG === "1";
+
+/** What the hardening tests check after an attack, read through the public surface only. */
+export interface StoreFigures {
+  usedBytes: number;
+  objects: number;
+  clients: number;
+  waitingGets: number;
+  waitingCreates: number;
+  invariants: string;
+}
+
+/** Used bytes, objects and clients from storeInfo(), waiting requests from the admin stats, the invariants line. */
+export async function storeFigures(
+  client: PlasmaClient,
+  admin: { stats(): Promise<{ waitingGets: number; waitingCreates: number }> },
+): Promise<StoreFigures> {
+  const info = await client.storeInfo();
+  const stats = await admin.stats();
+  return {
+    usedBytes: info.usedBytes,
+    objects: info.objectCount,
+    clients: info.clientCount,
+    waitingGets: stats.waitingGets,
+    waitingCreates: stats.waitingCreates,
+    invariants: await storeInvariants(client),
+  };
+}
