@@ -152,6 +152,12 @@ class PullSession {
           if (session.#settled) socket.terminate();
           else session.#write(opening);
         },
+        handshake: (_socket, success, authorizationError) => {
+          if (!success || authorizationError !== null) {
+            const reason = authorizationError?.message ?? "handshake failed";
+            session.#onClosed(new Error(`TLS: ${reason}`));
+          }
+        },
         data: (_socket, data) => session.#onData(data),
         drain: () => session.#flush(),
         end: () => session.#onClosed(null),
@@ -170,7 +176,7 @@ class PullSession {
       if (idleMs < stallTimeoutMs) return;
       this.#fail(
         new TransferStalledError(
-          `No byte arrived from ${this.#peer} for ${Math.round(idleMs)} ms (stallTimeoutMs ${stallTimeoutMs}) after ${this.#progress()}.`,
+          `No byte arrived from ${this.#peer} for ${Math.round(idleMs)} ms (stallTimeoutMs ${stallTimeoutMs}; ${this.#progress()}).`,
         ),
       );
     }, checkEveryMs);
@@ -187,7 +193,7 @@ class PullSession {
 
   #progress(): string {
     const total = this.#receiver.totalBytes;
-    return total < 0 ? "before the object's header" : `${this.#receiver.receivedBytes} of ${total} bytes`;
+    return total < 0 ? "before the object's header" : `after ${this.#receiver.receivedBytes} of ${total} bytes`;
   }
 
   #onData(data: Uint8Array): void {
@@ -231,9 +237,9 @@ class PullSession {
 
   #onClosed(error: Error | null): void {
     if (this.#settled) return;
-    const why = error === null ? "closed the connection" : `failed (${error.message})`;
+    const why = error === null ? "closed the connection" : `failed: ${error.message}`;
     this.#fail(
-      new TransferConnectionError(`The transfer from ${this.#peer} ${why} after ${this.#progress()}.`, {
+      new TransferConnectionError(`The transfer from ${this.#peer} ${why} (${this.#progress()}).`, {
         cause: error ?? undefined,
       }),
     );
