@@ -75,8 +75,11 @@ export class MemoryTarget implements PullTarget {
   outOfBounds = 0;
   committed = false;
   aborted = 0;
+  /** Called before each write lands (a test hook: kill or stop the source mid-pull, or throw). */
+  readonly onWrite: ((offset: number) => void) | null;
 
-  constructor(dataSize: number, metadataSize: number) {
+  constructor(dataSize: number, metadataSize: number, onWrite: ((offset: number) => void) | null = null) {
+    this.onWrite = onWrite;
     this.dataSize = dataSize;
     this.bytes = new Uint8Array(dataSize + metadataSize);
   }
@@ -87,6 +90,7 @@ export class MemoryTarget implements PullTarget {
       throw new Error(`write of ${bytes.length} at ${offset} is outside ${this.bytes.length} bytes`);
     }
     if (this.committed || this.aborted > 0) throw new Error("write after the end");
+    this.onWrite?.(offset);
     this.bytes.set(bytes, offset);
     this.writtenBytes += bytes.length;
   }
@@ -111,10 +115,11 @@ export class MemoryTarget implements PullTarget {
 export class MemorySink implements PullSink {
   readonly targets: MemoryTarget[] = [];
   refuseWith: PlasmaError | null = null;
+  onWrite: ((offset: number) => void) | null = null;
 
   begin(dataSize: number, metadataSize: number): PullTarget | PlasmaError {
     if (this.refuseWith !== null) return this.refuseWith;
-    const target = new MemoryTarget(dataSize, metadataSize);
+    const target = new MemoryTarget(dataSize, metadataSize, this.onWrite);
     this.targets.push(target);
     return target;
   }

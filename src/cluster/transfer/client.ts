@@ -193,7 +193,9 @@ class PullSession {
 
   #progress(): string {
     const total = this.#receiver.totalBytes;
-    return total < 0 ? "before the object's header" : `after ${this.#receiver.receivedBytes} of ${total} bytes`;
+    return total < 0
+      ? "before the object's header"
+      : `after ${this.#receiver.receivedBytes} of ${total} bytes`;
   }
 
   #onData(data: Uint8Array): void {

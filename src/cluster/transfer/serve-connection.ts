@@ -240,11 +240,16 @@ export class ServeConnection {
     }
   }
 
+  /**
+   * Only the sending side is shut down (FIN): the puller closes the connection once it has committed. A
+   * full close here, with the puller's last ACKs unread, would make the kernel answer with a reset that
+   * discards the chunks still in flight to the puller.
+   */
   #finish(): void {
     this.#context.counters.pullsServed++;
     this.#phase = "ended";
     this.#release();
-    this.#socket.end();
+    this.#socket.shutdown();
   }
 
   /**
@@ -257,7 +262,7 @@ export class ServeConnection {
     this.#release();
     if (this.#pending === null) this.#socket.write(encodeError(code, message));
     this.#pending = null;
-    this.#socket.end();
+    this.#socket.shutdown();
   }
 
   #release(): void {
