@@ -18,6 +18,12 @@ export type PlasmaErrorCode =
   | "INVALID_VALUE"
   | "VALUE_FORMAT"
   | "SUBSCRIPTION_OVERFLOW"
+  // Store-to-store transfers (src/cluster/transfer); raised by the pulling store, never on the client wire.
+  | "CLUSTER_AUTH"
+  | "TRANSFER_STALLED"
+  | "TRANSFER_TIMEOUT"
+  | "TRANSFER_CHECKSUM"
+  | "TRANSFER_FAILED"
   // Raised in the process that starts a store, never sent on the wire (they travel as PLASMA_ERROR).
   | "USAGE_ERROR"
   | "STORE_ALREADY_RUNNING"
