@@ -2,9 +2,10 @@ import { existsSync } from "node:fs";
 import packageJson from "../../package.json" with { type: "json" };
 import type { AdminOptions } from "../admin/config.ts";
 import type { AdminPlane } from "../admin/plane.ts";
-import { type ArenaFile, viewOf } from "../ffi/index.ts";
+import { type ArenaFile, closeFd, reopenReadOnly } from "../ffi/index.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { PlasmaError } from "../protocol/errors.ts";
+import { ArenaAccess, arenaAccessMode } from "../store/arena-access.ts";
 import type { EvictionPolicyName } from "../store/eviction/policy.ts";
 import type { StoreLimits } from "../store/limits.ts";
 import { type MemoryAccounting, type PreparedArena, prepareArena } from "../store/memory-backing.ts";
@@ -38,6 +39,11 @@ export interface StoreOptions {
   limits?: Partial<StoreLimits>;
   /** Uids allowed to connect; absent: everyone who can open the socket. */
   allowUids?: readonly number[];
+  /**
+   * Uids served read-only: an O_RDONLY descriptor, PROT_READ mappings, and create, seal, abort, delete
+   * and evict refused (AccessDeniedError). They may connect even when allowUids does not list them.
+   */
+  readOnlyUids?: readonly number[];
   /** Permissions of the socket file (default 0o600: only the store's user can connect). */
   socketMode?: number;
   /** Gid that owns the socket file (with socketMode 0o660, that group may connect). */
@@ -84,6 +90,9 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   });
   // Let close callbacks run before the memory goes away.
   cleanup.defer(() => Bun.sleep(0));
+  // How the store touches arena bytes without a client being able to kill it, and the read-only fd.
+  const arenaIo = openArenaIo(prepared, options.readOnlyUids);
+  cleanup.defer(() => arenaIo.close());
   const core = new StoreCore({
     capacityBytes: options.memoryBytes,
     evictionPolicy: options.evictionPolicy,
@@ -93,9 +102,17 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   const server = new StoreServer({
     socketPath,
     core,
-    arena: { fd: arena.fd, address, sizeBytes: arena.sizeBytes, sealed: arena.sealed },
+    arena: {
+      fd: arena.fd,
+      address,
+      sizeBytes: arena.sizeBytes,
+      sealed: arena.sealed,
+      access: arenaIo.access,
+      readOnlyFd: arenaIo.readOnlyFd,
+    },
     logger: log,
     allowUids: options.allowUids,
+    readOnlyUids: options.readOnlyUids,
     observeLatency: (op, seconds) => adminPlane?.observeLatency(op, seconds),
   });
   listenPrivately(server);
@@ -111,6 +128,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
       log,
       socketPath,
       prepared,
+      access: arenaIo.access,
       startTime,
       isMapped: () => mapped,
     });
@@ -142,6 +160,7 @@ interface AdminContext {
   log: Logger;
   socketPath: string;
   prepared: PreparedArena;
+  access: ArenaAccess;
   startTime: number;
   /** False once stop has unmapped the arena. */
   isMapped(): boolean;
@@ -150,8 +169,8 @@ interface AdminContext {
 /** Starts the admin plane over the core and the arena. Loaded on demand: a store without one does not pay for gRPC. */
 async function startAdmin(admin: AdminOptions, context: AdminContext): Promise<AdminPlane> {
   const { startAdminPlane } = await import("../admin/plane.ts");
-  const { core, log, socketPath, prepared, startTime, isMapped } = context;
-  const { arena, address } = prepared;
+  const { core, log, socketPath, prepared, access, startTime, isMapped } = context;
+  const { arena } = prepared;
   return startAdminPlane({
     ...admin,
     core,
@@ -168,7 +187,7 @@ async function startAdmin(admin: AdminOptions, context: AdminContext): Promise<A
     startTimeMs: startTime,
     readArena: (offset, length) => {
       if (!isMapped()) throw new PlasmaError("The store is stopping; its memory is no longer mapped.");
-      return new Uint8Array(viewOf(address, offset, length)).slice();
+      return access.read(offset, length);
     },
     memory: () => {
       const accounting = prepared.accounting();
@@ -180,6 +199,35 @@ async function startAdmin(admin: AdminOptions, context: AdminContext): Promise<A
     },
     ready: () => isMapped() && existsSync(socketPath),
   });
+}
+
+interface ArenaIo {
+  access: ArenaAccess;
+  /** The read-only descriptor handed to read-only uids; null when there are none. */
+  readOnlyFd: number | null;
+  close(): void;
+}
+
+/** The store's own safe access to the arena and, when read-only uids are configured, a read-only fd. */
+function openArenaIo(prepared: PreparedArena, readOnlyUids: readonly number[] | undefined): ArenaIo {
+  const { arena, address } = prepared;
+  const access = new ArenaAccess({ ...arena, address });
+  let readOnlyFd: number | null = null;
+  try {
+    if (readOnlyUids !== undefined && readOnlyUids.length > 0) readOnlyFd = reopenReadOnly(arena.fd);
+  } catch (error) {
+    access.close();
+    throw error;
+  }
+  return {
+    access,
+    readOnlyFd,
+    close() {
+      access.close();
+      if (readOnlyFd !== null) closeFd(readOnlyFd);
+      readOnlyFd = null;
+    },
+  };
 }
 
 interface StartedParts {
@@ -203,6 +251,8 @@ function logStarted(log: Logger, options: StoreOptions, parts: StartedParts): vo
       pageSizeBytes: arena.pageSizeBytes,
       reservedBytes: prepared.reservedBytes,
       prefaulted: prepared.prefaulted,
+      arenaAccess: arenaAccessMode({ ...arena, address: prepared.address }),
+      readOnlyUids: options.readOnlyUids ?? [],
       socket: socketPath,
       socketMode: `0${socketMode.toString(8)}`,
       eviction: core.evictionPolicy,
