@@ -183,6 +183,14 @@ export class PlasmaClient {
     return this.#connection.welcome.capacityBytes;
   }
 
+  /**
+   * True when the store serves this client read-only (its uid is on --read-only-uid): it may get, read
+   * and subscribe; create, seal, abort, delete and evict fail with AccessDeniedError.
+   */
+  get readOnly(): boolean {
+    return this.#connection.welcome.readOnly;
+  }
+
   /** The store-assigned id of this client. */
   get clientId(): number {
     return this.#connection.welcome.clientId;
