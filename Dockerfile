@@ -29,7 +29,9 @@ RUN ["bun", "-e", "const fs = require('node:fs'); fs.mkdirSync('/run/plasma', { 
 
 # Configuration: these environment variables, or the same settings as flags after the image name
 # (flags win). The arena lives in /dev/shm so that --shm-size / shm_size bounds it, is checked against it
-# at start-up and is reserved (fallocate) so the store cannot SIGBUS later.
+# at start-up and is reserved (fallocate). The store touches it only with pread/pwrite, so no client can
+# kill it by truncating the file; PLASMA_DIRECTORY= (empty) selects the sealed memfd instead, which also
+# keeps clients from crashing each other (docs/security.md). Read-only client uids: PLASMA_READ_ONLY_UIDS.
 ENV NODE_ENV=production \
     PLASMA_SOCKET=/run/plasma/plasma.sock \
     PLASMA_DIRECTORY=/dev/shm \

@@ -1,4 +1,5 @@
-import { closeFd, MAX_VIEW_BYTES, mapShared, unmap, viewOf } from "../ffi/index.ts";
+import { closeFd, isReadOnlyFd, MAX_VIEW_BYTES, mapShared, unmap, viewOf } from "../ffi/index.ts";
+import { AccessDeniedError } from "../protocol/errors.ts";
 
 /**
  * The client's mappings of the store's arena: a read-write one for objects this client creates, and a
@@ -7,12 +8,18 @@ import { closeFd, MAX_VIEW_BYTES, mapShared, unmap, viewOf } from "../ffi/index.
  *
  * Unmapping while a view is reachable would make reading it crash the process, so the mappings live
  * until the client is closed AND every view handed out has been garbage-collected.
+ *
+ * A read-only client (its uid is on the store's --read-only-uid list) receives an O_RDONLY descriptor:
+ * it has only the read-only mapping, and asking for a writable view is an AccessDeniedError.
  */
 export class ClientArena {
   readonly sizeBytes: number;
   readonly #fd: number;
+  /** The read-write mapping; 0 for a read-only client. */
   readonly #writable: number;
   readonly #readOnly: number;
+  /** The descriptor is O_RDONLY: nothing here can write, resize or punch the arena. */
+  readonly readOnly: boolean;
   #liveViews = 0;
   #closed = false;
   #unmapped = false;
@@ -32,18 +39,36 @@ export class ClientArena {
   constructor(fd: number, sizeBytes: number, options: { populate?: boolean } = {}) {
     this.#fd = fd;
     this.sizeBytes = sizeBytes;
-    this.#writable = mapShared(fd, sizeBytes, { populate: options.populate });
+    this.readOnly = isReadOnlyFd(fd);
+    this.#writable = this.readOnly ? 0 : mapShared(fd, sizeBytes, { populate: options.populate });
     try {
-      this.#readOnly = mapShared(fd, sizeBytes, { readOnly: true });
+      this.#readOnly = mapShared(fd, sizeBytes, {
+        readOnly: true,
+        populate: this.readOnly && options.populate,
+      });
     } catch (error) {
-      unmap(this.#writable, sizeBytes);
+      if (this.#writable !== 0) unmap(this.#writable, sizeBytes);
       throw error;
     }
   }
 
   /** A writable view for the creator of an unsealed object. */
   writableView(offset: number, lengthBytes: number): ArrayBuffer {
+    if (this.readOnly) {
+      throw new AccessDeniedError(
+        "This client is read-only on this store (--read-only-uid): it cannot write objects.",
+      );
+    }
     return this.#view(this.#writable, offset * 2, offset, lengthBytes);
+  }
+
+  /**
+   * Ends the creator's writable view at seal: the ArrayBuffer is detached (`transfer(0)`), so every
+   * typed array over it has length 0 and a later write through it is a no-op that no reader can see.
+   * The view cache forgets it, so a later create at the same offset gets a fresh view.
+   */
+  detachWritable(buffer: ArrayBuffer): void {
+    if (!buffer.detached) buffer.transfer(0);
   }
 
   /** A read-only view of a sealed object. */
@@ -93,7 +118,7 @@ export class ClientArena {
   #maybeUnmap(): void {
     if (!this.#closed || this.#unmapped || this.#liveViews > 0) return;
     this.#unmapped = true;
-    unmap(this.#writable, this.sizeBytes);
+    if (this.#writable !== 0) unmap(this.#writable, this.sizeBytes);
     unmap(this.#readOnly, this.sizeBytes);
   }
 }

@@ -183,6 +183,14 @@ export class PlasmaClient {
     return this.#connection.welcome.capacityBytes;
   }
 
+  /**
+   * True when the store serves this client read-only (its uid is on --read-only-uid): it may get, read
+   * and subscribe; create, seal, abort, delete and evict fail with AccessDeniedError.
+   */
+  get readOnly(): boolean {
+    return this.#connection.welcome.readOnly;
+  }
+
   /** The store-assigned id of this client. */
   get clientId(): number {
     return this.#connection.welcome.clientId;
@@ -216,7 +224,11 @@ export class PlasmaClient {
     return new Uint8Array(buffer);
   }
 
-  /** Seals an object this client created: it becomes immutable and visible to every client. */
+  /**
+   * Seals an object this client created: it becomes immutable and visible to every client. The buffer
+   * create() returned is detached as seal() is called (length 0 from then on, writes through it are
+   * no-ops): read the object back with getBuffers() if needed. See docs/security.md.
+   */
   async seal(id: ObjectID): Promise<void> {
     await this.#requestSeal(id);
     this.#references.sealed(id.key);
@@ -551,6 +563,9 @@ export class PlasmaClient {
   }
 
   async #requestSeal(id: ObjectID): Promise<void> {
+    // No write after this point can reach what readers will see (docs/security.md).
+    const creatorBuffer = this.#references.get(id.key)?.creatorBuffer?.deref();
+    if (creatorBuffer !== undefined) this.#arena.detachWritable(creatorBuffer);
     const reply = await this.#connection.request(MessageType.Seal, SealCodec.encodeRequest, id.bytes);
     SealCodec.decodeReply(reply);
   }

@@ -35,6 +35,8 @@ export const USAGE = `Usage: plasma_store [options]
       --eviction POLICY    eviction policy: ${EVICTION_POLICY_NAMES.join(", ")} (default lru)
       --max-clients N      refuse clients beyond N (default 1024)
       --allow-uid UIDS     comma-separated uids allowed to connect (checked with SO_PEERCRED)
+      --read-only-uid UIDS comma-separated uids served read-only: a read-only descriptor, and create,
+                           seal, abort, delete and evict refused (they may connect without --allow-uid)
       --socket-mode MODE   permissions of the socket file, octal (default 0600: only the store's user)
       --socket-group GROUP group (name or gid) that owns the socket file; with --socket-mode 0660 it
                            lets that group connect
@@ -61,10 +63,10 @@ export const USAGE = `Usage: plasma_store [options]
       --help               print this help
 
 Environment: PLASMA_MEMORY, PLASMA_SOCKET, PLASMA_DIRECTORY, PLASMA_HUGE_PAGES=1, PLASMA_PREFAULT=1,
-PLASMA_SOCKET_MODE, PLASMA_SOCKET_GROUP, PLASMA_EVICTION, PLASMA_ADMIN_GRPC, PLASMA_ADMIN_HTTP,
-PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1, PLASMA_ADMIN_READ_ONLY=1, PLASMA_ADMIN_METRICS_OPEN=1,
-PLASMA_ADMIN_ALLOWED_HOSTS (comma-separated), PLASMA_MAX_CLIENT_MEMORY, PLASMA_HELLO_TIMEOUT_MS,
-PLASMA_LOG_LEVEL (default info).
+PLASMA_SOCKET_MODE, PLASMA_SOCKET_GROUP, PLASMA_READ_ONLY_UIDS, PLASMA_EVICTION, PLASMA_ADMIN_GRPC,
+PLASMA_ADMIN_HTTP, PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1, PLASMA_ADMIN_READ_ONLY=1,
+PLASMA_ADMIN_METRICS_OPEN=1, PLASMA_ADMIN_ALLOWED_HOSTS (comma-separated), PLASMA_MAX_CLIENT_MEMORY,
+PLASMA_HELLO_TIMEOUT_MS, PLASMA_LOG_LEVEL (default info).
 Flags win over the environment.`;
 
 export interface CliConfig {
@@ -119,6 +121,8 @@ export function parseCli(
       throw new UsageError("--allow-uid takes comma-separated uids.");
     options.allowUids = uids;
   }
+  const readOnlyUids = v["read-only-uid"] ?? (env.PLASMA_READ_ONLY_UIDS || undefined);
+  if (readOnlyUids !== undefined) options.readOnlyUids = parseUidList(readOnlyUids, "--read-only-uid");
   // Throws AdminConfigError, a UsageError.
   options.admin = resolveAdminOptions(v, env);
   return { help: false, options };
@@ -138,6 +142,7 @@ function parseArgsStrict(argv: readonly string[]) {
       eviction: { type: "string" },
       "max-clients": { type: "string" },
       "allow-uid": { type: "string" },
+      "read-only-uid": { type: "string" },
       "socket-mode": { type: "string" },
       "socket-group": { type: "string" },
       "max-object-size": { type: "string" },
@@ -226,6 +231,14 @@ function parseClientBudgetFlags(
     }
     options.helloTimeoutMs = helloTimeoutMs;
   }
+}
+
+/** Comma-separated uids (read-only uids: see StoreOptions.readOnlyUids). */
+function parseUidList(text: string, flag: string): number[] {
+  const uids = text.split(",").map((s) => (s.trim() === "" ? Number.NaN : Number(s.trim())));
+  if (uids.some((u) => !Number.isSafeInteger(u) || u < 0))
+    throw new UsageError(`${flag} takes comma-separated uids, got ${JSON.stringify(text)}.`);
+  return uids;
 }
 
 /** An octal mode such as 0600, 660 or 0o660, at most 0777. */

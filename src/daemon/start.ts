@@ -3,9 +3,10 @@ import packageJson from "../../package.json" with { type: "json" };
 import type { AdminOptions } from "../admin/config.ts";
 import type { AdminPlane } from "../admin/plane.ts";
 import { provisionAdminToken, removeAdminTokenFile, tokenFileAccessOf } from "../admin/token-file.ts";
-import { type ArenaFile, residentBytes, viewOf } from "../ffi/index.ts";
+import { type ArenaFile, closeFd, reopenReadOnly, residentBytes } from "../ffi/index.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { PlasmaError } from "../protocol/errors.ts";
+import { ArenaAccess, arenaAccessMode } from "../store/arena-access.ts";
 import type { EvictionPolicyName } from "../store/eviction/policy.ts";
 import type { StoreLimits } from "../store/limits.ts";
 import { type MemoryAccounting, type PreparedArena, prepareArena } from "../store/memory-backing.ts";
@@ -41,6 +42,11 @@ export interface StoreOptions {
   allowUids?: readonly number[];
   /** A connection that has not said Hello this many ms after connecting is closed (default 5000). */
   helloTimeoutMs?: number;
+  /**
+   * Uids served read-only: an O_RDONLY descriptor, PROT_READ mappings, and create, seal, abort, delete
+   * and evict refused (AccessDeniedError). They may connect even when allowUids does not list them.
+   */
+  readOnlyUids?: readonly number[];
   /** Permissions of the socket file (default 0o600: only the store's user can connect). */
   socketMode?: number;
   /** Gid that owns the socket file (with socketMode 0o660, that group may connect). */
@@ -87,6 +93,9 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   });
   // Let close callbacks run before the memory goes away.
   cleanup.defer(() => Bun.sleep(0));
+  // How the store touches arena bytes without a client being able to kill it, and the read-only fd.
+  const arenaIo = openArenaIo(prepared, options.readOnlyUids);
+  cleanup.defer(() => arenaIo.close());
   const core = new StoreCore({
     capacityBytes: options.memoryBytes,
     evictionPolicy: options.evictionPolicy,
@@ -96,10 +105,18 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   const server = new StoreServer({
     socketPath,
     core,
-    arena: { fd: arena.fd, address, sizeBytes: arena.sizeBytes, sealed: arena.sealed },
+    arena: {
+      fd: arena.fd,
+      address,
+      sizeBytes: arena.sizeBytes,
+      sealed: arena.sealed,
+      access: arenaIo.access,
+      readOnlyFd: arenaIo.readOnlyFd,
+    },
     logger: log,
     allowUids: options.allowUids,
     helloTimeoutMs: options.helloTimeoutMs,
+    readOnlyUids: options.readOnlyUids,
     observeLatency: (op, seconds) => adminPlane?.observeLatency(op, seconds),
   });
   listenPrivately(server);
@@ -113,13 +130,22 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   let adminTokenFile: string | null = null;
   if (options.admin !== undefined) {
     // Readable by whoever may open the socket; the plane stops before the file goes.
-    const access = tokenFileAccessOf(socketMode, options.socketGroup, options.allowUids);
-    const generated = provisionAdminToken(options.admin, socketPath, access);
+    const tokenAccess = tokenFileAccessOf(socketMode, options.socketGroup, options.allowUids);
+    const generated = provisionAdminToken(options.admin, socketPath, tokenAccess);
     if (generated !== null) cleanup.defer(() => removeAdminTokenFile(generated.path));
     adminTokenFile = generated?.path ?? null;
     const plane = await startAdmin(
       { ...options.admin, token: generated?.token ?? options.admin.token },
-      { core, log, socketPath, prepared, startTime, isMapped: () => mapped, tokenFile: generated?.path },
+      {
+        core,
+        log,
+        socketPath,
+        prepared,
+        access: arenaIo.access,
+        startTime,
+        isMapped: () => mapped,
+        tokenFile: generated?.path,
+      },
     );
     cleanup.defer(() => plane.stop());
     adminPlane = plane;
@@ -149,6 +175,7 @@ interface AdminContext {
   log: Logger;
   socketPath: string;
   prepared: PreparedArena;
+  access: ArenaAccess;
   startTime: number;
   /** False once stop has unmapped the arena. */
   isMapped(): boolean;
@@ -159,7 +186,7 @@ interface AdminContext {
 /** Starts the admin plane over the core and the arena. Loaded on demand: a store without one does not pay for gRPC. */
 async function startAdmin(admin: AdminOptions, context: AdminContext): Promise<AdminPlane> {
   const { startAdminPlane } = await import("../admin/plane.ts");
-  const { core, log, socketPath, prepared, startTime, isMapped, tokenFile } = context;
+  const { core, log, socketPath, prepared, access, startTime, isMapped, tokenFile } = context;
   const { arena, address } = prepared;
   return startAdminPlane({
     ...admin,
@@ -177,7 +204,7 @@ async function startAdmin(admin: AdminOptions, context: AdminContext): Promise<A
     startTimeMs: startTime,
     readArena: (offset, length) => {
       if (!isMapped()) throw new PlasmaError("The store is stopping; its memory is no longer mapped.");
-      return new Uint8Array(viewOf(address, offset, length)).slice();
+      return access.read(offset, length);
     },
     residentBytesIn: (offset, length) => (isMapped() ? residentBytes(address + offset, length) : 0),
     memory: () => {
@@ -191,6 +218,35 @@ async function startAdmin(admin: AdminOptions, context: AdminContext): Promise<A
     ready: () => isMapped() && existsSync(socketPath),
     tokenFile,
   });
+}
+
+interface ArenaIo {
+  access: ArenaAccess;
+  /** The read-only descriptor handed to read-only uids; null when there are none. */
+  readOnlyFd: number | null;
+  close(): void;
+}
+
+/** The store's own safe access to the arena and, when read-only uids are configured, a read-only fd. */
+function openArenaIo(prepared: PreparedArena, readOnlyUids: readonly number[] | undefined): ArenaIo {
+  const { arena, address } = prepared;
+  const access = new ArenaAccess({ ...arena, address });
+  let readOnlyFd: number | null = null;
+  try {
+    if (readOnlyUids !== undefined && readOnlyUids.length > 0) readOnlyFd = reopenReadOnly(arena.fd);
+  } catch (error) {
+    access.close();
+    throw error;
+  }
+  return {
+    access,
+    readOnlyFd,
+    close() {
+      access.close();
+      if (readOnlyFd !== null) closeFd(readOnlyFd);
+      readOnlyFd = null;
+    },
+  };
 }
 
 interface StartedParts {
@@ -215,6 +271,8 @@ function logStarted(log: Logger, options: StoreOptions, parts: StartedParts): vo
       pageSizeBytes: arena.pageSizeBytes,
       reservedBytes: prepared.reservedBytes,
       prefaulted: prepared.prefaulted,
+      arenaAccess: arenaAccessMode({ ...arena, address: prepared.address }),
+      readOnlyUids: options.readOnlyUids ?? [],
       socket: socketPath,
       socketMode: `0${socketMode.toString(8)}`,
       eviction: core.evictionPolicy,

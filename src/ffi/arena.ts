@@ -1,5 +1,6 @@
 /** Arena files: the descriptor that backs the shared heap (memfd, a file on tmpfs, or hugetlbfs). */
 import { closeFd } from "./fd.ts";
+import { changeMode } from "./file-io.ts";
 import { check, checkRetry, ERRNO, errno, libc, SystemError } from "./libc.ts";
 import { filesystemFreeBytes } from "./statfs.ts";
 import { cString } from "./struct.ts";
@@ -88,6 +89,9 @@ function createMemfd(opts: CreateArenaOptions): ArenaFile {
   );
   try {
     checkRetry("ftruncate", () => libc.ftruncate(fd, sizeBytes), `${sizeBytes} bytes`);
+    // A memfd starts as 0777: anyone holding a read-only descriptor could reopen it read-write through
+    // /proc/self/fd. 0600 leaves that to the store's own uid (and root).
+    changeMode(fd, 0o600);
     const sealed = addSeals(fd);
     return { fd, sizeBytes, backing: "memfd", path: null, pageSizeBytes, hugePages, sealed };
   } catch (error) {

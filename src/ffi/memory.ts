@@ -10,6 +10,14 @@ export {
 } from "./arena.ts";
 export { closeFd } from "./fd.ts";
 export {
+  changeMode,
+  isReadOnlyFd,
+  openProcessMemory,
+  preadFully,
+  pwriteFully,
+  reopenReadOnly,
+} from "./file-io.ts";
+export {
   MAX_VIEW_BYTES,
   type MapOptions,
   mapShared,

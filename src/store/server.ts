@@ -1,7 +1,7 @@
 import { fstatSync, ftruncateSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { Socket, UnixSocketListener } from "bun";
-import { peerCredentials, sendBytes, sendFd, viewOf } from "../ffi/index.ts";
+import { peerCredentials, sendBytes, sendFd } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
 import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
 // Frames are decoded against the protocol's own limits (the codecs' defaults); the store's configured
@@ -38,6 +38,7 @@ import { FLAG_REPLY, FrameReader } from "../protocol/frame.ts";
 import { MAX_FRAME_BODY_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
 import { objectKey } from "../protocol/object-id.ts";
 import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
+import type { ArenaAccess } from "./arena-access.ts";
 import { debugString } from "./debug-string.ts";
 import { HashService } from "./hash-service.ts";
 import {
@@ -62,8 +63,6 @@ function defaultPollUs(): number {
 }
 /** A connection's output buffer larger than this is dropped once flushed. */
 const SHRINK_OUTPUT_ABOVE_BYTES = 1024 * 1024;
-/** The longest view Bun makes (MAX_VIEW_BYTES, 4 GiB): the arena is viewed in windows of this size. */
-const WINDOW_BYTES = 2 ** 32;
 
 export interface ArenaMapping {
   fd: number;
@@ -75,6 +74,10 @@ export interface ArenaMapping {
    * and whenever a client leaves, and restores it if a client resized it.
    */
   sealed?: boolean;
+  /** How the store reads and writes arena bytes without a client being able to kill it (SIGBUS). */
+  access: ArenaAccess;
+  /** A read-only descriptor of the arena, for read-only clients; null when there are none. */
+  readOnlyFd: number | null;
 }
 
 export interface StoreServerOptions {
@@ -84,6 +87,11 @@ export interface StoreServerOptions {
   logger: Logger;
   /** Uids allowed to connect (SO_PEERCRED); empty or absent: everyone who can open the socket. */
   allowUids?: readonly number[];
+  /**
+   * Uids served read-only (and allowed to connect even when absent from allowUids): they receive the
+   * read-only descriptor and every request that would change the store is refused (AccessDeniedError).
+   */
+  readOnlyUids?: readonly number[];
   /**
    * µs the event loop keeps polling after a reply before it may sleep (default: PLASMA_STORE_POLL_US,
    * else 50 when the process may run on more than one CPU, else 0).
@@ -129,6 +137,28 @@ function unknownType(type: number): Handler {
   };
 }
 
+/** Requests that change objects: refused to read-only clients. */
+const MUTATING: readonly boolean[] = (() => {
+  const table: boolean[] = new Array(MAX_MESSAGE_TYPE + 1).fill(false);
+  for (const type of [
+    MessageType.Create,
+    MessageType.CreateAndSeal,
+    MessageType.Seal,
+    MessageType.Abort,
+    MessageType.Delete,
+    MessageType.Evict,
+  ]) {
+    table[type] = true;
+  }
+  return table;
+})();
+
+function readOnlyRefusal(type: number): AccessDeniedError {
+  return new AccessDeniedError(
+    `${messageName(type)} refused: this client's uid is read-only on this store (--read-only-uid); it may get, read and subscribe, not change objects.`,
+  );
+}
+
 /** Bun exposes the kernel descriptor of its sockets as `.fd`, but not in its types. */
 function fdOf(socket: ConnSocket): number {
   return (socket as unknown as { fd: number }).fd;
@@ -140,8 +170,8 @@ export class StoreServer {
   readonly #core: StoreCore;
   readonly #log: Logger;
   readonly #sockets = new Set<ConnSocket>();
-  /** Views of the arena, one per 4 GiB window, made on first use (see #arenaView). */
-  readonly #windows: Uint8Array[] = [];
+  /** Connections of read-only uids (see StoreServerOptions.readOnlyUids). */
+  readonly #readOnly = new WeakSet<Connection>();
   #listener: UnixSocketListener<Connection> | null = null;
   readonly #pollUs: number;
   readonly #cpus = availableParallelism();
@@ -247,7 +277,7 @@ export class StoreServer {
     conn.gid = cred.gid;
     const allow = this.#options.allowUids;
     try {
-      if (allow !== undefined && allow.length > 0 && !allow.includes(cred.uid)) {
+      if (allow !== undefined && allow.length > 0 && !this.#mayConnect(allow, cred.uid)) {
         throw new AccessDeniedError(
           `uid ${cred.uid} is not allowed to use this store (--allow-uid ${allow.join(",")}); ask its operator.`,
         );
@@ -292,8 +322,19 @@ export class StoreServer {
     socket.end();
   }
 
-  /** Sends the Welcome with the arena's descriptor; hangs up if it cannot be sent. */
+  /** A uid may connect when allowUids lists it or it is one of the read-only uids. */
+  #mayConnect(allow: readonly number[], uid: number): boolean {
+    return allow.includes(uid) || (this.#options.readOnlyUids?.includes(uid) ?? false);
+  }
+
+  /**
+   * Sends the Welcome with the arena's descriptor (the read-only one, and the read-only flag, to a
+   * read-only uid); hangs up if it cannot be sent.
+   */
   #welcome(socket: ConnSocket, conn: Connection): void {
+    const readOnlyFd = this.#options.arena.readOnlyFd;
+    const readOnly = readOnlyFd !== null && (this.#options.readOnlyUids?.includes(conn.uid) ?? false);
+    if (readOnly) this.#readOnly.add(conn);
     const welcome = new ByteWriter(128);
     WelcomeCodec.encode(welcome, {
       version: PROTOCOL_VERSION,
@@ -303,9 +344,11 @@ export class StoreServer {
       maxObjectBytes: this.#core.limits.maxObjectBytes,
       maxMetadataBytes: this.#core.limits.maxMetadataBytes,
       maxIdsPerRequest: this.#core.limits.maxIdsPerRequest,
+      readOnly,
     });
+    const fd = readOnly ? readOnlyFd : this.#options.arena.fd;
     try {
-      sendFd(fdOf(socket), this.#options.arena.fd, welcome.bytes.subarray(0, welcome.length));
+      sendFd(fdOf(socket), fd, welcome.bytes.subarray(0, welcome.length));
     } catch (error) {
       this.#log.warn(
         { clientId: conn.clientId, peerPid: conn.pid, err: (error as Error).message },
@@ -314,7 +357,10 @@ export class StoreServer {
       socket.end();
       return;
     }
-    this.#log.info({ clientId: conn.clientId, peerPid: conn.pid, peerUid: conn.uid }, "client connected");
+    this.#log.info(
+      { clientId: conn.clientId, peerPid: conn.pid, peerUid: conn.uid, readOnly },
+      "client connected",
+    );
   }
 
   #close(socket: ConnSocket): void {
@@ -553,6 +599,7 @@ export class StoreServer {
     }
     const r = conn.body.reset(body, view);
     try {
+      if (MUTATING[type] === true && this.#readOnly.has(conn)) throw readOnlyRefusal(type);
       const handler = this.#handlers[type];
       if (handler === undefined) throw new ProtocolError(`Unknown message type ${type}.`);
       handler(socket, conn, requestId, r);
@@ -633,11 +680,12 @@ export class StoreServer {
     this.#core.createOrWait(conn.clientId, spec, req.waitMs, (result) => {
       this.#observe("create", createStart);
       if (conn.closed) return;
-      if (result instanceof PlasmaError) {
-        ErrorReplyCodec.encode(conn.out, MessageType.Create, requestId, result);
+      const failure =
+        result instanceof PlasmaError ? result : this.#writeCreatedMetadata(conn, result, metadata);
+      if (failure !== null) {
+        ErrorReplyCodec.encode(conn.out, MessageType.Create, requestId, failure);
       } else {
-        this.#writeMetadata(result, metadata);
-        CreateCodec.encodeReply(conn.out, requestId, result);
+        CreateCodec.encodeReply(conn.out, requestId, result as ObjectEntry);
       }
       this.#scheduleFlush(socket, conn);
     });
@@ -649,7 +697,7 @@ export class StoreServer {
     const spec = { id, key: objectKey(id), dataSize: data.length, metadataSize: metadata.length };
     this.#core.createAndSeal(conn.clientId, spec, (entry) => {
       this.#writeMetadata(entry, metadata);
-      if (data.length > 0) this.#arenaView(entry.offset, data.length).set(data);
+      this.#writeArena(entry.offset, data);
     });
     CreateAndSealCodec.encodeReply(conn.out, requestId);
   };
@@ -755,24 +803,21 @@ export class StoreServer {
     DebugStringCodec.encodeReply(conn.out, requestId, debugString(this.#core, this.#hashes.figures));
   };
 
-  /** A view of the store's own mapping of the arena, after making sure the file still has its size. */
+  /**
+   * A view (sealed memfd) or a copy (any other backing) of arena bytes that the caller only reads before
+   * returning, after making sure the file still has its size. See ArenaAccess for why the store never
+   * touches its mapping of an arena a client could shrink.
+   */
   #arenaView(offset: number, lengthBytes: number): Uint8Array {
     this.#guardArena();
-    // One long-lived view per 4 GiB window, sliced per request: a fresh external ArrayBuffer per request
-    // would cost microseconds (and a GC now and then, as its size is reported to the collector).
-    const window = Math.floor(offset / WINDOW_BYTES);
-    const start = window * WINDOW_BYTES;
-    if (offset + lengthBytes <= start + WINDOW_BYTES) {
-      let view = this.#windows[window];
-      if (view === undefined) {
-        const size = Math.min(WINDOW_BYTES, this.#options.arena.sizeBytes - start);
-        view = new Uint8Array(viewOf(this.#options.arena.address, start, size));
-        this.#windows[window] = view;
-      }
-      if (offset - start + lengthBytes <= view.length)
-        return view.subarray(offset - start, offset - start + lengthBytes);
-    }
-    return new Uint8Array(viewOf(this.#options.arena.address, offset, lengthBytes));
+    return this.#options.arena.access.peek(offset, lengthBytes);
+  }
+
+  /** Writes arena bytes (pwrite unless the arena is a sealed memfd); throws PlasmaError if refused. */
+  #writeArena(offset: number, bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#guardArena();
+    this.#options.arena.access.write(offset, bytes);
   }
 
   /**
@@ -803,12 +848,28 @@ export class StoreServer {
   }
 
   #writeMetadata(entry: ObjectEntry, metadata: Uint8Array): void {
-    if (metadata.length === 0) return;
-    this.#arenaView(entry.offset + entry.dataSize, metadata.length).set(metadata);
+    this.#writeArena(entry.offset + entry.dataSize, metadata);
   }
 
+  /**
+   * The metadata of a create that may complete inside another client's request (it waited for memory):
+   * a refused write aborts the new object and becomes this creator's error, never the other's.
+   */
+  #writeCreatedMetadata(conn: Connection, entry: ObjectEntry, metadata: Uint8Array): PlasmaError | null {
+    try {
+      this.#writeMetadata(entry, metadata);
+      return null;
+    } catch (error) {
+      if (!(error instanceof PlasmaError)) throw error;
+      this.#core.abort(conn.clientId, entry.key);
+      return error;
+    }
+  }
+
+  /** A copy of the object's metadata; never throws for a truncated arena (lost bytes read as zeros). */
   readonly #metadataCopy = (entry: ObjectEntry): Uint8Array => {
     if (entry.metadataSize === 0) return new Uint8Array(0);
-    return this.#arenaView(entry.offset + entry.dataSize, entry.metadataSize).slice();
+    this.#guardArena();
+    return this.#options.arena.access.read(entry.offset + entry.dataSize, entry.metadataSize);
   };
 }

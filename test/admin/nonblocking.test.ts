@@ -22,7 +22,7 @@ test("the data path keeps serving while a WatchEvents consumer stalls and a larg
   await writer.seal(bigId);
   await writer.release(bigId);
   // The creator's buffer held that reference: it had to stay reachable until the release.
-  expect(big.length).toBe(bigSize);
+  expect((big.buffer as ArrayBuffer).detached).toBe(true); // seal() detached the creator's buffer
   await writer.contains(bigId);
 
   // A watcher that reads nothing, and a reader that takes one 64 KiB chunk of 48 MiB and stops pulling.

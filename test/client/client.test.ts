@@ -81,7 +81,7 @@ describe("create, seal, get", () => {
         await fx.client.release(id);
         await fx.client.release(id);
         // The creator's buffer held one of those references: keep it reachable until then.
-        expect(buffer.length).toBe(dataLength);
+        expect((buffer.buffer as ArrayBuffer).detached).toBe(true); // seal() detached the creator's buffer
       }
     }
   });
@@ -119,7 +119,7 @@ describe("create, seal, get", () => {
     await expect(fx.client.abort(id)).rejects.toBeInstanceOf(ObjectAlreadySealedError);
     await fx.client.release(id);
     await expect(fx.client.release(id)).rejects.toBeInstanceOf(ObjectNotFoundError);
-    expect(buffer.length).toBe(4);
+    expect((buffer.buffer as ArrayBuffer).detached).toBe(true); // seal() detached the creator's buffer
   });
 
   test("abort frees the id for a new create", async () => {
@@ -132,7 +132,7 @@ describe("create, seal, get", () => {
     await fx.client.seal(id);
     expect(await fx.client.contains(id)).toBe(true);
     await fx.client.release(id);
-    expect(buffer.length).toBe(3);
+    expect((buffer.buffer as ArrayBuffer).detached).toBe(true); // seal() detached the creator's buffer
   });
 
   test("get of absent ids returns null at timeouts 0, 10, 100 and 1000 ms", async () => {
@@ -232,7 +232,7 @@ describe("values", () => {
     expect(JSON.parse(first as string)).toEqual({ data: "bytes", metadata: "meta!" });
     expect(JSON.parse(second as string)).toEqual([["answer", 42]]);
     // The creator's buffer holds the reference; it must stay reachable until released (else GC ends it).
-    expect(data.length).toBe(5);
+    expect((data.buffer as ArrayBuffer).detached).toBe(true); // seal() detached the creator's buffer
     await fx.client.release(source);
   });
 });
@@ -396,7 +396,7 @@ describe("memory", () => {
         buffer.fill(round + 1);
         await c.seal(id);
         await c.release(id);
-        expect(buffer.length).toBe(999_000);
+        expect((buffer.buffer as ArrayBuffer).detached).toBe(true); // seal() detached the creator's buffer
       }
       const list = await c.list();
       expect(list.length).toBe(1);

@@ -114,7 +114,7 @@ describe("arena integrity", () => {
       expect(await client.hash(id)).toEqual(await reader.hash(id));
       await reader.release(id);
       expect(read?.length).toBe(4 * MiB - 4096); // keeps the buffer reachable until the release
-      expect(buffer.length).toBe(4 * MiB - 4096);
+      expect((buffer.buffer as ArrayBuffer).detached).toBe(true); // seal() detached the creator's buffer
       expect(await storeInvariants(client)).toBe("ok");
       await reader.disconnect();
       await client.disconnect();

@@ -131,6 +131,7 @@ const welcome = fc.record({
   maxObjectBytes: u64,
   maxMetadataBytes: u32,
   maxIdsPerRequest: u32,
+  readOnly: fc.boolean(),
 });
 const listEntry = fc.record({
   id,

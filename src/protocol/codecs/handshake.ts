@@ -17,7 +17,15 @@ export interface Welcome {
   maxObjectBytes: number;
   maxMetadataBytes: number;
   maxIdsPerRequest: number;
+  /**
+   * The client's uid is read-only on this store (--read-only-uid): its descriptor is O_RDONLY and the
+   * store refuses create, seal, abort, delete and evict. On the wire: bit 0 of the u32 flags word.
+   */
+  readOnly: boolean;
 }
+
+/** Welcome flag bits. */
+const WELCOME_READ_ONLY = 1;
 
 /** Status of a welcome that is a refusal without an error code of its own. */
 const REFUSED_WITHOUT_CODE = 255;
@@ -40,6 +48,7 @@ export const WelcomeCodec = {
     out.u64(welcome.maxObjectBytes);
     out.u32(welcome.maxMetadataBytes);
     out.u32(welcome.maxIdsPerRequest);
+    out.u32(welcome.readOnly ? WELCOME_READ_ONLY : 0);
     endFrame(out, at);
   },
 
@@ -71,6 +80,7 @@ export const WelcomeCodec = {
       maxObjectBytes: r.u64("max object size"),
       maxMetadataBytes: r.u32("max metadata size"),
       maxIdsPerRequest: r.u32("max ids"),
+      readOnly: (r.u32("flags") & WELCOME_READ_ONLY) !== 0,
     };
     endBody(r, MessageType.Welcome);
     return welcome;

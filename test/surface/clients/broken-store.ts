@@ -31,6 +31,7 @@ function startBrokenStore(socketPath: string): { stop(): void } {
           maxObjectBytes: arena.sizeBytes,
           maxMetadataBytes: MiB,
           maxIdsPerRequest: 100_000,
+          readOnly: false,
         });
         const fd = (socket as unknown as { fd: number }).fd;
         sendFd(fd, arena.fd, welcome.bytes.subarray(0, welcome.length));
