@@ -4,7 +4,7 @@ import type { Socket, UnixSocketListener } from "bun";
 import { peerCredentials, sendBytes, sendFd, viewOf } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
 import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
-// Frames are decoded against the protocol's own limits (the codecs' defaults); the store's configured
+// Frames are decoded against the protocol's hard maxima (the codecs' defaults); the store's configured
 // (lower) limits are checked by the core, so going past them is a LimitExceededError for that request, not
 // a closed connection.
 import {

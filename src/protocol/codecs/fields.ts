@@ -1,7 +1,7 @@
 import type { ByteReader, ByteWriter } from "../bytes.ts";
 import { ProtocolError } from "../errors.ts";
 import { beginFrame, endFrame, FLAG_REPLY } from "../frame.ts";
-import { DEFAULT_MAX_IDS_PER_REQUEST, MAX_TIMEOUT_MS } from "../limits.ts";
+import { MAX_IDS_PER_REQUEST, MAX_TIMEOUT_MS } from "../limits.ts";
 import { OBJECT_ID_BYTES } from "../object-id.ts";
 import { messageName } from "./message-type.ts";
 
@@ -69,7 +69,7 @@ function readIdCount(r: ByteReader, maxIds: number): number {
 }
 
 /** writeIds read back, as views of the frame. */
-export function readIds(r: ByteReader, maxIds = DEFAULT_MAX_IDS_PER_REQUEST): Uint8Array[] {
+export function readIds(r: ByteReader, maxIds = MAX_IDS_PER_REQUEST): Uint8Array[] {
   const count = readIdCount(r, maxIds);
   const ids: Uint8Array[] = new Array(count);
   for (let i = 0; i < count; i++) ids[i] = r.id();
@@ -77,7 +77,7 @@ export function readIds(r: ByteReader, maxIds = DEFAULT_MAX_IDS_PER_REQUEST): Ui
 }
 
 /** writeIds read back as map keys (objectKey), without a view per id. */
-export function readIdKeys(r: ByteReader, maxIds = DEFAULT_MAX_IDS_PER_REQUEST): string[] {
+export function readIdKeys(r: ByteReader, maxIds = MAX_IDS_PER_REQUEST): string[] {
   const count = readIdCount(r, maxIds);
   const keys: string[] = new Array(count);
   for (let i = 0; i < count; i++) keys[i] = r.key();
