@@ -381,10 +381,14 @@ export class PlasmaClient {
     return HashCodec.decodeReply(reply);
   }
 
-  /** Every object in the store. */
+  /** Every object in the store (a snapshot: the store sends a long list in several frames, made at once). */
   async list(): Promise<ObjectInfo[]> {
-    const reply = await this.#connection.request(MessageType.List, ListCodec.encodeRequest);
-    return ListCodec.decodeReply(reply).map((o) => ({ ...o, id: new ObjectID(o.id) }));
+    const objects: ObjectInfo[] = [];
+    const collect = (body: ByteReader): void => {
+      for (const o of ListCodec.decodeReply(body)) objects.push({ ...o, id: new ObjectID(o.id) });
+    };
+    collect(await this.#connection.requestParts(MessageType.List, ListCodec.encodeRequest, collect));
+    return objects;
   }
 
   /** The store's capacity in bytes. */

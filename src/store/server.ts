@@ -433,11 +433,14 @@ export class StoreServer {
       throw new ProtocolError(`The first frame must be Hello, got ${messageName(type)}.`);
     }
     const r = conn.body.reset(body, view);
+    // A handler that fails takes back what it wrote: no partial frame ever reaches the client.
+    const mark = conn.out.length;
     try {
       const handler = this.#handlers[type];
       if (handler === undefined) throw new ProtocolError(`Unknown message type ${type}.`);
       handler(socket, conn, requestId, r);
     } catch (error) {
+      conn.out.length = mark;
       if (error instanceof ProtocolError) throw error;
       if (!(error instanceof PlasmaError)) {
         this.#log.error({ clientId: conn.clientId, err: error }, "internal error while serving a request");
@@ -530,23 +533,26 @@ export class StoreServer {
     AbortCodec.encodeReply(conn.out, requestId);
   };
 
+  // Get and GetMetadata may complete inside another client's seal: they answer through #answer, so that
+  // nothing that goes wrong answering this client reaches the sealer.
   readonly #get: Handler = (socket, conn, requestId, r) => {
     const req = GetCodec.decodeRequestKeys(r);
     const getStart = performance.now();
     this.#core.get(conn.clientId, req.keys, req.timeoutMs, (result) => {
       this.#observe("get", getStart);
-      if (conn.closed) return;
-      GetCodec.encodeReply(conn.out, requestId, result as GetReplyEntry[]);
-      this.#scheduleFlush(socket, conn);
+      this.#answer(socket, conn, MessageType.Get, requestId, (out) =>
+        GetCodec.encodeReply(out, requestId, result as GetReplyEntry[]),
+      );
     });
   };
 
   readonly #getMetadata: Handler = (socket, conn, requestId, r) => {
     const { keys, timeoutMs } = GetMetadataCodec.decodeRequestKeys(r);
     this.#core.getMetadata(conn.clientId, keys, timeoutMs, this.#metadataCopy, (metadata) => {
-      if (conn.closed) return;
-      GetMetadataCodec.encodeReply(conn.out, requestId, metadata);
-      this.#scheduleFlush(socket, conn);
+      this.#answer(socket, conn, MessageType.GetMetadata, requestId, (out) => {
+        if (metadata instanceof Error) throw metadata;
+        GetMetadataCodec.encodeReply(out, requestId, metadata);
+      });
     });
   };
 
@@ -577,6 +583,7 @@ export class StoreServer {
     HashCodec.encodeReply(conn.out, requestId, digest);
   };
 
+  /** Every object, in as many reply frames as they need (ListCodec splits them, FLAG_MORE). */
   readonly #list: Handler = (_socket, conn, requestId, r) => {
     ListCodec.decodeRequest(r);
     const objects = this.#core.list().map((e) => ({
@@ -594,10 +601,12 @@ export class StoreServer {
   readonly #subscribe: Handler = (socket, conn, requestId, r) => {
     SubscribeCodec.decodeRequest(r);
     SubscribeCodec.encodeReply(conn.out, requestId);
+    // The first batch (every sealed object) goes out in as many frames as it needs (NotificationCodec
+    // splits it); later notes come inside other clients' requests, hence #answer.
     this.#core.subscribe(conn.clientId, (notes) => {
-      if (conn.closed) return;
-      NotificationCodec.encode(conn.out, requestId, notes);
-      this.#scheduleFlush(socket, conn);
+      this.#answer(socket, conn, MessageType.Subscribe, requestId, (out) =>
+        NotificationCodec.encode(out, requestId, notes),
+      );
     });
   };
 
@@ -611,6 +620,43 @@ export class StoreServer {
     DebugStringCodec.decodeRequest(r);
     DebugStringCodec.encodeReply(conn.out, requestId, debugString(this.#core));
   };
+
+  /**
+   * Writes a reply to `conn` that may be produced inside another client's request (a get completed by a
+   * seal, a notification). What goes wrong is this client's alone: what `encode` wrote is taken back, and
+   * the client gets the error as its reply (a PlasmaError but ProtocolError) or loses its connection (a
+   * reply the store cannot encode); the request that triggered the reply never sees the error.
+   */
+  #answer(
+    socket: ConnSocket,
+    conn: Connection,
+    type: MessageType,
+    requestId: number,
+    encode: (out: ByteWriter) => void,
+  ): void {
+    if (conn.closed) return;
+    const mark = conn.out.length;
+    try {
+      encode(conn.out);
+    } catch (error) {
+      conn.out.length = mark;
+      if (error instanceof PlasmaError && !(error instanceof ProtocolError)) {
+        ErrorReplyCodec.encode(conn.out, type, requestId, error);
+      } else {
+        this.#log.error(
+          { clientId: conn.clientId, err: error },
+          `could not encode a ${messageName(type)} reply`,
+        );
+        this.#protocolViolation(
+          socket,
+          conn,
+          new ProtocolError(`Internal store error: ${(error as Error).message}`),
+        );
+        return;
+      }
+    }
+    this.#scheduleFlush(socket, conn);
+  }
 
   /** A view of the store's own mapping of the arena, after making sure the file still has its size. */
   #arenaView(offset: number, lengthBytes: number): Uint8Array {

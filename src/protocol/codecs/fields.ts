@@ -23,6 +23,17 @@ export function readLocation(r: ByteReader): ObjectLocation {
   return { offset: r.u64("offset"), dataSize: r.u64("data size"), metadataSize: r.u32("metadata size") };
 }
 
+const textEncoder = new TextEncoder();
+
+/**
+ * A string cut to at most maxBytes of UTF-8 (the decoder's limit), so that a long text (an error message,
+ * the debug string) never makes a frame its reader rejects. A character cut in two decodes as U+FFFD.
+ */
+export function writeTruncatedString(out: ByteWriter, text: string, maxBytes: number): void {
+  const bytes = textEncoder.encode(text);
+  out.blob(bytes.length > maxBytes ? bytes.subarray(0, maxBytes) : bytes);
+}
+
 /** A frame with an empty body. */
 export function writeEmptyFrame(out: ByteWriter, type: number, flags: number, requestId: number): void {
   endFrame(out, beginFrame(out, type, flags, requestId));
