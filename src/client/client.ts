@@ -324,7 +324,10 @@ export class PlasmaClient {
     return results;
   }
 
-  /** Copies of the objects' metadata (null where absent after timeoutMs); takes no reference. */
+  /**
+   * Copies of the objects' metadata (null where absent after timeoutMs); takes no reference. Throws
+   * LimitExceededError when the metadata found does not fit one reply frame (64 MiB): ask for fewer ids.
+   */
   async getMetadata(ids: readonly ObjectID[], options: GetOptions = {}): Promise<(Uint8Array | null)[]> {
     const timeoutMs = timeoutArg(options.timeoutMs ?? -1, "timeoutMs");
     const reply = await this.#connection.request(MessageType.GetMetadata, GetMetadataCodec.encodeRequest, {
