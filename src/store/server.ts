@@ -34,7 +34,7 @@ import {
   WelcomeCodec,
 } from "../protocol/codecs/index.ts";
 import { AccessDeniedError, PlasmaError, ProtocolError } from "../protocol/errors.ts";
-import { FLAG_REPLY, FrameReader } from "../protocol/frame.ts";
+import { FLAG_MORE, FLAG_REPLY, FrameReader } from "../protocol/frame.ts";
 import { PROTOCOL_VERSION } from "../protocol/limits.ts";
 import { objectKey } from "../protocol/object-id.ts";
 import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
@@ -428,7 +428,8 @@ export class StoreServer {
     view: DataView,
   ): void {
     if (conn.closed) return;
-    if ((flags & FLAG_REPLY) !== 0) throw new ProtocolError("Clients send requests, not replies.");
+    if ((flags & (FLAG_REPLY | FLAG_MORE)) !== 0)
+      throw new ProtocolError("Clients send requests, not replies (flags REPLY and MORE are the store's).");
     if (!conn.greeted && type !== MessageType.Hello) {
       throw new ProtocolError(`The first frame must be Hello, got ${messageName(type)}.`);
     }
