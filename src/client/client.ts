@@ -336,7 +336,10 @@ export class PlasmaClient {
     return results;
   }
 
-  /** Copies of the objects' metadata (null where absent after timeoutMs); takes no reference. */
+  /**
+   * Copies of the objects' metadata (null where absent after timeoutMs); takes no reference. Throws
+   * LimitExceededError when the metadata found does not fit one reply frame (64 MiB): ask for fewer ids.
+   */
   async getMetadata(ids: readonly ObjectID[], options: GetOptions = {}): Promise<(Uint8Array | null)[]> {
     const timeoutMs = timeoutArg(options.timeoutMs ?? -1, "timeoutMs");
     const reply = await this.#connection.request(MessageType.GetMetadata, GetMetadataCodec.encodeRequest, {
@@ -393,10 +396,14 @@ export class PlasmaClient {
     return HashCodec.decodeReply(reply);
   }
 
-  /** Every object in the store. */
+  /** Every object in the store (a snapshot: the store sends a long list in several frames, made at once). */
   async list(): Promise<ObjectInfo[]> {
-    const reply = await this.#connection.request(MessageType.List, ListCodec.encodeRequest);
-    return ListCodec.decodeReply(reply).map((o) => ({ ...o, id: new ObjectID(o.id) }));
+    const objects: ObjectInfo[] = [];
+    const collect = (body: ByteReader): void => {
+      for (const o of ListCodec.decodeReply(body)) objects.push({ ...o, id: new ObjectID(o.id) });
+    };
+    collect(await this.#connection.requestParts(MessageType.List, ListCodec.encodeRequest, collect));
+    return objects;
   }
 
   /** The store's capacity in bytes. */

@@ -13,7 +13,7 @@ import {
   type Welcome,
 } from "../protocol/codecs/index.ts";
 import { PlasmaConnectionError, type PlasmaError, ProtocolError } from "../protocol/errors.ts";
-import { FLAG_ERROR, FrameReader } from "../protocol/frame.ts";
+import { FLAG_ERROR, FLAG_MORE, FrameReader } from "../protocol/frame.ts";
 import { FRAME_HEADER_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
 import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
 
@@ -26,6 +26,8 @@ export interface PendingRequest {
   readonly type: number;
   resolve(body: ByteReader): void;
   reject(error: Error): void;
+  /** For a reply in several frames (requestParts): each frame but the last (FLAG_MORE). */
+  readonly part?: (body: ByteReader) => void;
 }
 
 /** Called for notification frames (subscriptions), keyed by the subscribe request id. */
@@ -166,6 +168,24 @@ export class Connection {
       this.#lazyFlushScheduled = false;
       this.#flush();
     });
+  }
+
+  /**
+   * Like request, for a reply that may come in several frames: each frame but the last (FLAG_MORE) goes
+   * to `onPart` as it arrives (it is valid only during the call); the promise resolves with the last one.
+   * If `onPart` throws, the request fails with that error and the rest of its reply is ignored.
+   */
+  requestParts(
+    type: number,
+    encode: (out: ByteWriter, requestId: number) => void,
+    onPart: (body: ByteReader) => void,
+  ): Promise<ByteReader> {
+    if (this.#closedError !== null) return Promise.reject(this.#closedError);
+    const requestId = this.#allocateRequestId();
+    const { promise, resolve, reject } = Promise.withResolvers<ByteReader>();
+    this.#pending.set(requestId, { type, resolve, reject, part: onPart });
+    this.#encode(requestId, encode, undefined, reject);
+    return promise;
   }
 
   /** Like request, and routes later frames with the same request id to `onStream`. */
@@ -318,6 +338,10 @@ export class Connection {
       pending.reject(error);
       return;
     }
+    if ((flags & FLAG_MORE) !== 0) {
+      this.#part(requestId, pending, type, new ByteReader(body, view));
+      return;
+    }
     this.#pending.delete(requestId);
     if (type !== pending.type) {
       pending.reject(
@@ -326,6 +350,21 @@ export class Connection {
       return;
     }
     pending.resolve(new ByteReader(body, view));
+  }
+
+  /** One frame of a reply in several (FLAG_MORE): to the request's part handler, which keeps it pending. */
+  #part(requestId: number, pending: PendingRequest, type: number, body: ByteReader): void {
+    try {
+      if (pending.part === undefined || type !== pending.type) {
+        throw new ProtocolError(
+          `A ${messageName(type)} reply in parts to a ${messageName(pending.type)} request that takes one frame.`,
+        );
+      }
+      pending.part(body);
+    } catch (error) {
+      this.#pending.delete(requestId);
+      pending.reject(error as Error);
+    }
   }
 
   #scheduleFlush(): void {

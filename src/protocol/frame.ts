@@ -7,10 +7,17 @@ import { FRAME_HEADER_BYTES, MAX_FRAME_BODY_BYTES } from "./limits.ts";
  *   u32 bodyBytes | u16 type | u16 flags | u32 requestId | body[bodyBytes]
  * Requests carry a client-chosen request id; replies echo it, so requests can be pipelined.
  * Request id 0 means "no reply wanted" (fire-and-forget release).
+ * Every frame fits MAX_FRAME_BODY_BYTES by construction: a reply that could be larger is split (FLAG_MORE,
+ * several Notification frames) or refused up front with a LimitExceededError.
  */
 export const FLAG_REPLY = 1;
 export const FLAG_ERROR = 2;
-const KNOWN_FLAGS = FLAG_REPLY | FLAG_ERROR;
+/**
+ * On a reply frame (never an error): one part of a reply too large for one frame; more frames with the
+ * same request id follow, the last one without this flag (List uses it).
+ */
+export const FLAG_MORE = 4;
+const KNOWN_FLAGS = FLAG_REPLY | FLAG_ERROR | FLAG_MORE;
 /** A reassembly buffer larger than this is dropped once empty, so one big frame does not pin memory. */
 const SHRINK_ABOVE_BYTES = 1024 * 1024;
 

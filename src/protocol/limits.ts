@@ -18,11 +18,29 @@ export const MAX_FRAME_BODY_BYTES = 64 * 1024 * 1024;
 /** Largest inline payload of a createAndSeal; larger data goes through create + write + seal. */
 export const MAX_INLINE_DATA_BYTES = MAX_FRAME_BODY_BYTES - 1024 * 1024;
 
-/** Default largest metadata per object. */
+/** Default largest metadata per object (--max-metadata-size; at most MAX_METADATA_BYTES). */
 export const DEFAULT_MAX_METADATA_BYTES = 1024 * 1024;
 
-/** Default largest number of ids in one get, getMetadata or delete. */
+/** Default largest number of ids in one get, getMetadata or delete (--max-ids-per-request). */
 export const DEFAULT_MAX_IDS_PER_REQUEST = 100_000;
+
+/** The largest entry of a Get reply: u8 found, u64 offset, u64 dataSize, u32 metadataSize. */
+const MAX_GET_REPLY_ENTRY_BYTES = 21;
+
+/**
+ * The protocol's hard maximum of ids in one request, above any configurable --max-ids-per-request: the
+ * most for which both the request (i32 timeout, u32 count, 20 bytes per id) and the Get reply (u32 count,
+ * 21 bytes per entry) fit one frame. Decoders reject more (ProtocolError); the store's own, lower limit is
+ * its core's to check (LimitExceededError, the connection stays up).
+ */
+export const MAX_IDS_PER_REQUEST = Math.floor((MAX_FRAME_BODY_BYTES - 8) / MAX_GET_REPLY_ENTRY_BYTES);
+
+/**
+ * The protocol's hard maximum of one object's metadata, above any configurable --max-metadata-size: a
+ * Create request and a GetMetadata reply of that object fit one frame with room to spare. Decoders reject
+ * more (ProtocolError); the store's own, lower limit is its core's to check (LimitExceededError).
+ */
+export const MAX_METADATA_BYTES = MAX_FRAME_BODY_BYTES - 1024 * 1024;
 
 /** Largest u64 we accept on the wire (JS numbers are exact up to 2^53). */
 export const MAX_SAFE_U64 = Number.MAX_SAFE_INTEGER;

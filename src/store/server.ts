@@ -4,7 +4,7 @@ import type { Socket, UnixSocketListener } from "bun";
 import { peerCredentials, sendBytes, sendFd } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
 import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
-// Frames are decoded against the protocol's own limits (the codecs' defaults); the store's configured
+// Frames are decoded against the protocol's hard maxima (the codecs' defaults); the store's configured
 // (lower) limits are checked by the core, so going past them is a LimitExceededError for that request, not
 // a closed connection.
 import {
@@ -34,7 +34,7 @@ import {
   WelcomeCodec,
 } from "../protocol/codecs/index.ts";
 import { AccessDeniedError, PlasmaError, ProtocolError } from "../protocol/errors.ts";
-import { FLAG_REPLY, FrameReader } from "../protocol/frame.ts";
+import { FLAG_MORE, FLAG_REPLY, FrameReader } from "../protocol/frame.ts";
 import { MAX_FRAME_BODY_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
 import { objectKey } from "../protocol/object-id.ts";
 import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
@@ -593,17 +593,21 @@ export class StoreServer {
     view: DataView,
   ): void {
     if (conn.closed) return;
-    if ((flags & FLAG_REPLY) !== 0) throw new ProtocolError("Clients send requests, not replies.");
+    if ((flags & (FLAG_REPLY | FLAG_MORE)) !== 0)
+      throw new ProtocolError("Clients send requests, not replies (flags REPLY and MORE are the store's).");
     if (!conn.greeted && type !== MessageType.Hello) {
       throw new ProtocolError(`The first frame must be Hello, got ${messageName(type)}.`);
     }
     const r = conn.body.reset(body, view);
+    // A handler that fails takes back what it wrote: no partial frame ever reaches the client.
+    const mark = conn.out.length;
     try {
       if (MUTATING[type] === true && this.#readOnly.has(conn)) throw readOnlyRefusal(type);
       const handler = this.#handlers[type];
       if (handler === undefined) throw new ProtocolError(`Unknown message type ${type}.`);
       handler(socket, conn, requestId, r);
     } catch (error) {
+      conn.out.length = mark;
       if (error instanceof ProtocolError) throw error;
       if (!(error instanceof PlasmaError)) {
         this.#log.error({ clientId: conn.clientId, err: error }, "internal error while serving a request");
@@ -716,23 +720,26 @@ export class StoreServer {
     AbortCodec.encodeReply(conn.out, requestId);
   };
 
+  // Get and GetMetadata may complete inside another client's seal: they answer through #answer, so that
+  // nothing that goes wrong answering this client reaches the sealer.
   readonly #get: Handler = (socket, conn, requestId, r) => {
     const req = GetCodec.decodeRequestKeys(r);
     const getStart = performance.now();
     this.#core.get(conn.clientId, req.keys, req.timeoutMs, (result) => {
       this.#observe("get", getStart);
-      if (conn.closed) return;
-      GetCodec.encodeReply(conn.out, requestId, result as GetReplyEntry[]);
-      this.#scheduleFlush(socket, conn);
+      this.#answer(socket, conn, MessageType.Get, requestId, (out) =>
+        GetCodec.encodeReply(out, requestId, result as GetReplyEntry[]),
+      );
     });
   };
 
   readonly #getMetadata: Handler = (socket, conn, requestId, r) => {
     const { keys, timeoutMs } = GetMetadataCodec.decodeRequestKeys(r);
     this.#core.getMetadata(conn.clientId, keys, timeoutMs, this.#metadataCopy, (metadata) => {
-      if (conn.closed) return;
-      GetMetadataCodec.encodeReply(conn.out, requestId, metadata);
-      this.#scheduleFlush(socket, conn);
+      this.#answer(socket, conn, MessageType.GetMetadata, requestId, (out) => {
+        if (metadata instanceof Error) throw metadata;
+        GetMetadataCodec.encodeReply(out, requestId, metadata);
+      });
     });
   };
 
@@ -768,6 +775,7 @@ export class StoreServer {
     });
   };
 
+  /** Every object, in as many reply frames as they need (ListCodec splits them, FLAG_MORE). */
   readonly #list: Handler = (_socket, conn, requestId, r) => {
     ListCodec.decodeRequest(r);
     const objects = this.#core.list().map((e) => ({
@@ -785,10 +793,12 @@ export class StoreServer {
   readonly #subscribe: Handler = (socket, conn, requestId, r) => {
     SubscribeCodec.decodeRequest(r);
     SubscribeCodec.encodeReply(conn.out, requestId);
+    // The first batch (every sealed object) goes out in as many frames as it needs (NotificationCodec
+    // splits it); later notes come inside other clients' requests, hence #answer.
     this.#core.subscribe(conn.clientId, (notes) => {
-      if (conn.closed) return;
-      NotificationCodec.encode(conn.out, requestId, notes);
-      this.#scheduleFlush(socket, conn);
+      this.#answer(socket, conn, MessageType.Subscribe, requestId, (out) =>
+        NotificationCodec.encode(out, requestId, notes),
+      );
     });
   };
 
@@ -802,6 +812,43 @@ export class StoreServer {
     DebugStringCodec.decodeRequest(r);
     DebugStringCodec.encodeReply(conn.out, requestId, debugString(this.#core, this.#hashes.figures));
   };
+
+  /**
+   * Writes a reply to `conn` that may be produced inside another client's request (a get completed by a
+   * seal, a notification). What goes wrong is this client's alone: what `encode` wrote is taken back, and
+   * the client gets the error as its reply (a PlasmaError but ProtocolError) or loses its connection (a
+   * reply the store cannot encode); the request that triggered the reply never sees the error.
+   */
+  #answer(
+    socket: ConnSocket,
+    conn: Connection,
+    type: MessageType,
+    requestId: number,
+    encode: (out: ByteWriter) => void,
+  ): void {
+    if (conn.closed) return;
+    const mark = conn.out.length;
+    try {
+      encode(conn.out);
+    } catch (error) {
+      conn.out.length = mark;
+      if (error instanceof PlasmaError && !(error instanceof ProtocolError)) {
+        ErrorReplyCodec.encode(conn.out, type, requestId, error);
+      } else {
+        this.#log.error(
+          { clientId: conn.clientId, err: error },
+          `could not encode a ${messageName(type)} reply`,
+        );
+        this.#protocolViolation(
+          socket,
+          conn,
+          new ProtocolError(`Internal store error: ${(error as Error).message}`),
+        );
+        return;
+      }
+    }
+    this.#scheduleFlush(socket, conn);
+  }
 
   /**
    * A view (sealed memfd) or a copy (any other backing) of arena bytes that the caller only reads before

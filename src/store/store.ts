@@ -1,4 +1,4 @@
-import type { NotificationWire } from "../protocol/codecs/index.ts";
+import { type NotificationWire, U8_BYTES, U32_BYTES } from "../protocol/codecs/index.ts";
 import {
   LimitExceededError,
   ObjectAlreadySealedError,
@@ -8,6 +8,7 @@ import {
   PlasmaError,
   StoreFullError,
 } from "../protocol/errors.ts";
+import { MAX_FRAME_BODY_BYTES } from "../protocol/limits.ts";
 import { Allocator } from "./allocator.ts";
 import { assert } from "./assert.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -389,6 +390,8 @@ export class StoreCore {
   /**
    * Waits until every key is sealed or timeoutMs passes (-1 forever, 0 no wait), then calls `done` with
    * the entries (a reference granted per found entry) and null for the rest. May call done synchronously.
+   * `done` must not throw: a get that waited completes inside another client's seal, and what goes wrong
+   * answering this client is this client's alone (the edge turns it into its error reply or hangs up).
    */
   get(clientId: number, keys: readonly string[], timeoutMs: number, done: (result: GetResult) => void): void {
     const client = this.#client(clientId);
@@ -436,28 +439,30 @@ export class StoreCore {
   /**
    * A get of the objects' metadata only: waits as get does, copies each found object's metadata out
    * through `readMetadata` (the edge reads the arena), gives the references back, then calls `done` with
-   * the copies (null for objects not found). May call done synchronously.
+   * the copies (null for objects not found), or with the error: a LimitExceededError when they would not
+   * fit one reply frame (checked before anything is copied), or what `readMetadata` threw. May call done
+   * synchronously; `done` must not throw (see get).
    */
   getMetadata(
     clientId: number,
     keys: readonly string[],
     timeoutMs: number,
     readMetadata: (entry: ObjectEntry) => Uint8Array,
-    done: (metadata: (Uint8Array | null)[]) => void,
+    done: (metadata: (Uint8Array | null)[] | Error) => void,
   ): void {
     this.get(clientId, keys, timeoutMs, (result) => {
-      const metadata: (Uint8Array | null)[] = new Array(result.length).fill(null);
+      let reply: (Uint8Array | null)[] | Error;
       try {
-        for (let i = 0; i < result.length; i++) {
-          const entry = result[i];
-          if (entry !== null && entry !== undefined) metadata[i] = readMetadata(entry);
-        }
+        checkMetadataReplySize(result);
+        reply = result.map((entry) => (entry === null ? null : readMetadata(entry)));
+      } catch (error) {
+        reply = error instanceof Error ? error : new Error(String(error));
       } finally {
         for (let i = 0; i < result.length; i++) {
           if (result[i] !== null) this.release(clientId, keys[i] as string, 1);
         }
       }
-      done(metadata);
+      done(reply);
     });
   }
 
@@ -539,7 +544,10 @@ export class StoreCore {
 
   // ------------------------------------------------------------------ subscribe
 
-  /** Sends existing sealed objects (in seal order), then every seal and removal, to the client's sink. */
+  /**
+   * Sends existing sealed objects (in seal order), then every seal and removal, to the client's sink. The
+   * sink must not throw: it is called inside other clients' requests (as get's `done`).
+   */
   subscribe(clientId: number, sink: (notes: NotificationWire[]) => void): void {
     const client = this.#client(clientId);
     const table = this.#objects;
@@ -914,6 +922,25 @@ function statusOf(session: ClientSession): ClientStatus {
     waitingCreates: session.pendingCreates.size,
     bytesCreated: session.bytesCreated,
   };
+}
+
+/**
+ * Throws LimitExceededError when the GetMetadata reply of these entries (u32 count; per entry u8 found,
+ * then if found a blob of the metadata) would not fit one frame.
+ */
+function checkMetadataReplySize(result: GetResult): void {
+  let replyBytes = U32_BYTES;
+  let found = 0;
+  for (const entry of result) {
+    replyBytes += U8_BYTES;
+    if (entry === null) continue;
+    found++;
+    replyBytes += U32_BYTES + entry.metadataSize;
+  }
+  if (replyBytes <= MAX_FRAME_BODY_BYTES) return;
+  throw new LimitExceededError(
+    `The metadata of the ${found} objects found makes a getMetadata reply of ${replyBytes} bytes, over the limit of one reply frame (${MAX_FRAME_BODY_BYTES} bytes); ask for fewer ids at a time.`,
+  );
 }
 
 function notificationOf(entry: ObjectEntry, deleted: boolean): NotificationWire {

@@ -1,6 +1,6 @@
 import type { ByteReader, ByteWriter } from "../bytes.ts";
 import { beginFrame, endFrame, FLAG_REPLY } from "../frame.ts";
-import { DEFAULT_MAX_METADATA_BYTES, MAX_INLINE_DATA_BYTES } from "../limits.ts";
+import { MAX_INLINE_DATA_BYTES, MAX_METADATA_BYTES } from "../limits.ts";
 import { emptyReply, type MessageCodec } from "./codec.ts";
 import { endBody, type ObjectLocation, readLocation, readTimeout, writeLocation } from "./fields.ts";
 import { MessageType } from "./message-type.ts";
@@ -27,7 +27,7 @@ export const CreateCodec = {
     endFrame(out, at);
   },
   /** `maxMetadataBytes` defaults to the protocol's limit (the store's own, lower one is the core's to check). */
-  decodeRequest(r: ByteReader, maxMetadataBytes = DEFAULT_MAX_METADATA_BYTES): CreateRequest {
+  decodeRequest(r: ByteReader, maxMetadataBytes = MAX_METADATA_BYTES): CreateRequest {
     const req: CreateRequest = {
       id: r.id(),
       dataSize: r.u64("data size"),
@@ -69,7 +69,7 @@ export const CreateAndSealCodec = {
   },
   decodeRequest(
     r: ByteReader,
-    maxMetadataBytes = DEFAULT_MAX_METADATA_BYTES,
+    maxMetadataBytes = MAX_METADATA_BYTES,
     maxDataBytes = MAX_INLINE_DATA_BYTES,
   ): CreateAndSealRequest {
     const req: CreateAndSealRequest = {

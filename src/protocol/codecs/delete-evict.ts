@@ -1,6 +1,6 @@
 import type { ByteReader, ByteWriter } from "../bytes.ts";
 import { beginFrame, endFrame } from "../frame.ts";
-import { DEFAULT_MAX_IDS_PER_REQUEST } from "../limits.ts";
+import { MAX_IDS_PER_REQUEST } from "../limits.ts";
 import type { MessageCodec, Specialised } from "./codec.ts";
 import { endBody, readIdKeys, readIds, writeIds, writeU64Reply } from "./fields.ts";
 import { MessageType } from "./message-type.ts";
@@ -19,13 +19,13 @@ export const DeleteCodec = {
     writeIds(out, ids);
     endFrame(out, at);
   },
-  decodeRequest(r: ByteReader, maxIds = DEFAULT_MAX_IDS_PER_REQUEST): Uint8Array[] {
+  decodeRequest(r: ByteReader, maxIds = MAX_IDS_PER_REQUEST): Uint8Array[] {
     const ids = readIds(r, maxIds);
     endBody(r, MessageType.Delete);
     return ids;
   },
   /** decodeRequest for the store: the ids as map keys, without a view per id. */
-  decodeRequestKeys(r: ByteReader, maxIds = DEFAULT_MAX_IDS_PER_REQUEST): string[] {
+  decodeRequestKeys(r: ByteReader, maxIds = MAX_IDS_PER_REQUEST): string[] {
     const keys = readIdKeys(r, maxIds);
     endBody(r, MessageType.Delete);
     return keys;

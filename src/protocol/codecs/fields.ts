@@ -1,7 +1,7 @@
 import type { ByteReader, ByteWriter } from "../bytes.ts";
 import { ProtocolError } from "../errors.ts";
 import { beginFrame, endFrame, FLAG_REPLY } from "../frame.ts";
-import { DEFAULT_MAX_IDS_PER_REQUEST, MAX_TIMEOUT_MS } from "../limits.ts";
+import { MAX_IDS_PER_REQUEST, MAX_TIMEOUT_MS } from "../limits.ts";
 import { OBJECT_ID_BYTES } from "../object-id.ts";
 import { messageName } from "./message-type.ts";
 
@@ -21,6 +21,17 @@ export function writeLocation(out: ByteWriter, loc: ObjectLocation): void {
 
 export function readLocation(r: ByteReader): ObjectLocation {
   return { offset: r.u64("offset"), dataSize: r.u64("data size"), metadataSize: r.u32("metadata size") };
+}
+
+const textEncoder = new TextEncoder();
+
+/**
+ * A string cut to at most maxBytes of UTF-8 (the decoder's limit), so that a long text (an error message,
+ * the debug string) never makes a frame its reader rejects. A character cut in two decodes as U+FFFD.
+ */
+export function writeTruncatedString(out: ByteWriter, text: string, maxBytes: number): void {
+  const bytes = textEncoder.encode(text);
+  out.blob(bytes.length > maxBytes ? bytes.subarray(0, maxBytes) : bytes);
 }
 
 /** A frame with an empty body. */
@@ -69,7 +80,7 @@ function readIdCount(r: ByteReader, maxIds: number): number {
 }
 
 /** writeIds read back, as views of the frame. */
-export function readIds(r: ByteReader, maxIds = DEFAULT_MAX_IDS_PER_REQUEST): Uint8Array[] {
+export function readIds(r: ByteReader, maxIds = MAX_IDS_PER_REQUEST): Uint8Array[] {
   const count = readIdCount(r, maxIds);
   const ids: Uint8Array[] = new Array(count);
   for (let i = 0; i < count; i++) ids[i] = r.id();
@@ -77,7 +88,7 @@ export function readIds(r: ByteReader, maxIds = DEFAULT_MAX_IDS_PER_REQUEST): Ui
 }
 
 /** writeIds read back as map keys (objectKey), without a view per id. */
-export function readIdKeys(r: ByteReader, maxIds = DEFAULT_MAX_IDS_PER_REQUEST): string[] {
+export function readIdKeys(r: ByteReader, maxIds = MAX_IDS_PER_REQUEST): string[] {
   const count = readIdCount(r, maxIds);
   const keys: string[] = new Array(count);
   for (let i = 0; i < count; i++) keys[i] = r.key();

@@ -1,6 +1,6 @@
 import type { ByteReader, ByteWriter } from "../bytes.ts";
 import { beginFrame, endFrame, FLAG_REPLY } from "../frame.ts";
-import { DEFAULT_MAX_IDS_PER_REQUEST, DEFAULT_MAX_METADATA_BYTES } from "../limits.ts";
+import { MAX_IDS_PER_REQUEST, MAX_METADATA_BYTES } from "../limits.ts";
 import type { MessageCodec, Specialised } from "./codec.ts";
 import {
   endBody,
@@ -79,11 +79,11 @@ export const GetCodec = {
   encodeRequestOneNow(out: ByteWriter, requestId: number, id: Uint8Array): void {
     GetCodec.encodeRequestOne(out, requestId, id, 0);
   },
-  decodeRequest(r: ByteReader, maxIds = DEFAULT_MAX_IDS_PER_REQUEST): GetRequest {
+  decodeRequest(r: ByteReader, maxIds = MAX_IDS_PER_REQUEST): GetRequest {
     return readGetRequest(r, MessageType.Get, maxIds);
   },
   /** decodeRequest for the store: the ids as map keys, without a view per id. */
-  decodeRequestKeys(r: ByteReader, maxIds = DEFAULT_MAX_IDS_PER_REQUEST): GetKeysRequest {
+  decodeRequestKeys(r: ByteReader, maxIds = MAX_IDS_PER_REQUEST): GetKeysRequest {
     return readGetKeysRequest(r, MessageType.Get, maxIds);
   },
   encodeReply(out: ByteWriter, requestId: number, entries: readonly GetReplyEntry[]): void {
@@ -122,11 +122,11 @@ export const GetMetadataCodec = {
   encodeRequest(out: ByteWriter, requestId: number, req: GetRequest): void {
     writeGetRequest(out, MessageType.GetMetadata, requestId, req);
   },
-  decodeRequest(r: ByteReader, maxIds = DEFAULT_MAX_IDS_PER_REQUEST): GetRequest {
+  decodeRequest(r: ByteReader, maxIds = MAX_IDS_PER_REQUEST): GetRequest {
     return readGetRequest(r, MessageType.GetMetadata, maxIds);
   },
   /** decodeRequest for the store: the ids as map keys, without a view per id. */
-  decodeRequestKeys(r: ByteReader, maxIds = DEFAULT_MAX_IDS_PER_REQUEST): GetKeysRequest {
+  decodeRequestKeys(r: ByteReader, maxIds = MAX_IDS_PER_REQUEST): GetKeysRequest {
     return readGetKeysRequest(r, MessageType.GetMetadata, maxIds);
   },
   encodeReply(out: ByteWriter, requestId: number, entries: readonly (Uint8Array | null)[]): void {
@@ -146,7 +146,7 @@ export const GetMetadataCodec = {
   decodeReply(
     r: ByteReader,
     expected?: number,
-    maxMetadataBytes = DEFAULT_MAX_METADATA_BYTES,
+    maxMetadataBytes = MAX_METADATA_BYTES,
   ): (Uint8Array | null)[] {
     const count = readReplyCount(r, MessageType.GetMetadata, expected, MIN_GET_REPLY_ENTRY_BYTES);
     const entries: (Uint8Array | null)[] = new Array(count);

@@ -27,3 +27,9 @@ export const MAX_ERROR_MESSAGE_BYTES = 64 * 1024;
 
 /** Largest debug string. */
 export const MAX_DEBUG_STRING_BYTES = 16 * 1024 * 1024;
+
+/** Entries in one List reply frame (about 4.3 MB); a larger list goes out in several (FLAG_MORE). */
+export const LIST_ENTRIES_PER_FRAME = 65_536;
+
+/** Notes in one Notification frame (about 2.2 MB); a larger batch goes out in several frames. */
+export const NOTES_PER_FRAME = 65_536;

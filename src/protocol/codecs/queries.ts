@@ -1,8 +1,8 @@
 import type { ByteReader, ByteWriter } from "../bytes.ts";
-import { beginFrame, endFrame, FLAG_REPLY } from "../frame.ts";
+import { beginFrame, endFrame, FLAG_MORE, FLAG_REPLY } from "../frame.ts";
 import { emptyRequest, type MessageCodec } from "./codec.ts";
-import { endBody, readReplyCount } from "./fields.ts";
-import { LIST_ENTRY_BYTES, MAX_DEBUG_STRING_BYTES } from "./layout.ts";
+import { endBody, readReplyCount, writeTruncatedString } from "./fields.ts";
+import { LIST_ENTRIES_PER_FRAME, LIST_ENTRY_BYTES, MAX_DEBUG_STRING_BYTES } from "./layout.ts";
 import { MessageType } from "./message-type.ts";
 
 // ---------------------------------------------------------------- List
@@ -19,25 +19,46 @@ export interface ObjectInfoWire {
   state: ObjectState;
 }
 
-/** List: empty → every object (u32 count, then LIST_ENTRY_BYTES per object). */
+function writeListFrame(
+  out: ByteWriter,
+  requestId: number,
+  objects: readonly ObjectInfoWire[],
+  start: number,
+  end: number,
+): void {
+  const flags = end < objects.length ? FLAG_REPLY | FLAG_MORE : FLAG_REPLY;
+  const at = beginFrame(out, MessageType.List, flags, requestId);
+  out.u32(end - start);
+  for (let i = start; i < end; i++) {
+    const o = objects[i] as ObjectInfoWire;
+    out.id(o.id);
+    out.u64(o.dataSize);
+    out.u32(o.metadataSize);
+    out.u32(o.refCount);
+    out.f64(o.createTime);
+    out.f64(o.constructDurationMs);
+    out.u8(o.state === "sealed" ? 1 : 0);
+  }
+  endFrame(out, at);
+}
+
+/**
+ * List: empty → every object, in one or more reply frames of u32 count, then LIST_ENTRY_BYTES per object.
+ * Each frame holds at most LIST_ENTRIES_PER_FRAME objects; every frame but the last has FLAG_MORE.
+ */
 export const ListCodec = {
   type: MessageType.List,
   ...emptyRequest(MessageType.List),
+  /** All of the reply: as many frames as the objects need (one, with count 0, for none). */
   encodeReply(out: ByteWriter, requestId: number, objects: readonly ObjectInfoWire[]): void {
-    const at = beginFrame(out, MessageType.List, FLAG_REPLY, requestId);
-    out.u32(objects.length);
-    for (const o of objects) {
-      out.id(o.id);
-      out.u64(o.dataSize);
-      out.u32(o.metadataSize);
-      out.u32(o.refCount);
-      out.f64(o.createTime);
-      out.f64(o.constructDurationMs);
-      out.u8(o.state === "sealed" ? 1 : 0);
-    }
-    endFrame(out, at);
+    let start = 0;
+    do {
+      const end = Math.min(start + LIST_ENTRIES_PER_FRAME, objects.length);
+      writeListFrame(out, requestId, objects, start, end);
+      start = end;
+    } while (start < objects.length);
   },
-  /** The objects, with copies of their ids. */
+  /** The objects of one reply frame, with copies of their ids. */
   decodeReply(r: ByteReader): ObjectInfoWire[] {
     const count = readReplyCount(r, MessageType.List, undefined, LIST_ENTRY_BYTES);
     const objects: ObjectInfoWire[] = new Array(count);
@@ -92,13 +113,13 @@ export const StoreInfoCodec = {
 
 // ---------------------------------------------------------------- DebugString
 
-/** DebugString: empty → string (a human-readable summary of the store). */
+/** DebugString: empty → string (a human-readable summary of the store, cut at MAX_DEBUG_STRING_BYTES). */
 export const DebugStringCodec = {
   type: MessageType.DebugString,
   ...emptyRequest(MessageType.DebugString),
   encodeReply(out: ByteWriter, requestId: number, text: string): void {
     const at = beginFrame(out, MessageType.DebugString, FLAG_REPLY, requestId);
-    out.string(text);
+    writeTruncatedString(out, text, MAX_DEBUG_STRING_BYTES);
     endFrame(out, at);
   },
   decodeReply(r: ByteReader): string {
