@@ -25,7 +25,14 @@ export type PlasmaErrorCode =
   | "ARENA_DIRECTORY"
   | "NOT_HUGETLBFS"
   | "HUGE_PAGES_UNAVAILABLE"
-  | "PREFAULT_FAILED";
+  | "PREFAULT_FAILED"
+  // Spilling (src/spill): raised in the store process, never sent on the wire.
+  | "SPILL_FORMAT"
+  | "SPILL_IO"
+  | "SPILL_DISK_FULL"
+  | "SPILL_DIRECTORY"
+  | "SPILL_DIRECTORY_LOCKED"
+  | "SPILL_CANCELLED";
 
 /** Base class of every error this package throws on purpose. */
 export class PlasmaError extends Error {
