@@ -15,6 +15,7 @@ const FLOORS: Readonly<Record<string, number>> = {
   store: 3,
   client: 3,
   admin: 4,
+  spill: 4,
   daemon: 5,
 };
 
