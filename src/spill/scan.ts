@@ -151,7 +151,13 @@ function contentMatches(path: string, contentHash: bigint, fileBytes: number): b
 
 function ensureQuarantine(directory: string): string {
   const path = join(directory, QUARANTINE_DIR_NAME);
-  mkdirSync(path, { recursive: true });
+  try {
+    mkdirSync(path, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+      throw new SpillDirectoryError(`Cannot create ${path}: ${(error as Error).message}`, { cause: error });
+    }
+  }
   if (!lstatSync(path).isDirectory()) {
     throw new SpillDirectoryError(
       `${path} exists and is not a directory; move it away so the store can quarantine bad spill files there.`,
