@@ -16,6 +16,7 @@ const FLOORS: Readonly<Record<string, number>> = {
   client: 3,
   admin: 4,
   cluster: 4,
+  spill: 4,
   daemon: 5,
 };
 

@@ -36,7 +36,14 @@ export type PlasmaErrorCode =
   | "CLUSTER_UNAVAILABLE"
   | "CLUSTER_BAD_RESPONSE"
   | "CLUSTER_LEASE_LOST"
-  | "NODE_NAME_TAKEN";
+  | "NODE_NAME_TAKEN"
+  // Spilling (src/spill): raised in the store process, never sent on the wire.
+  | "SPILL_FORMAT"
+  | "SPILL_IO"
+  | "SPILL_DISK_FULL"
+  | "SPILL_DIRECTORY"
+  | "SPILL_DIRECTORY_LOCKED"
+  | "SPILL_CANCELLED";
 
 /** Base class of every error this package throws on purpose. */
 export class PlasmaError extends Error {
