@@ -71,9 +71,11 @@ export class ClusterAdmin {
   #nodeCount = 0;
   #nodeCountAtMs = Number.NEGATIVE_INFINITY;
   #nodeCountRefresh: Promise<number> | null = null;
+  readonly #nodeCountMaxAgeMs: number;
 
-  constructor(view: ClusterAdminView | undefined) {
+  constructor(view: ClusterAdminView | undefined, nodeCountMaxAgeMs = NODE_COUNT_MAX_AGE_MS) {
     this.#view = view ?? null;
+    this.#nodeCountMaxAgeMs = nodeCountMaxAgeMs;
   }
 
   get enabled(): boolean {
@@ -117,11 +119,11 @@ export class ClusterAdmin {
 
   /**
    * The number of live nodes for plasma_cluster_nodes: read from the directory at most every
-   * NODE_COUNT_MAX_AGE_MS (concurrent scrapes share one read); the last count when etcd does not answer.
+   * NODE_COUNT_MAX_AGE_MS by default (concurrent scrapes share one read); the last count when etcd does not answer.
    */
   async nodeCount(): Promise<number> {
     const view = this.#on();
-    if (Date.now() - this.#nodeCountAtMs < NODE_COUNT_MAX_AGE_MS) return this.#nodeCount;
+    if (Date.now() - this.#nodeCountAtMs < this.#nodeCountMaxAgeMs) return this.#nodeCount;
     this.#nodeCountRefresh ??= view
       .nodes()
       .then((nodes) => {
