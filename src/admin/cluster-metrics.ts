@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { ClusterAdmin } from "./cluster-service.ts";
-import type { ClusterMetricEvent } from "./cluster-view.ts";
+import type { ClusterDirectoryWriteEvent, ClusterMetricEvent, ClusterPullEvent } from "./cluster-view.ts";
 
 /**
  * Prometheus metrics of the cluster: pulls (count by outcome, bytes, seconds, failures by reason),
@@ -24,9 +24,10 @@ export function reasonLabel(reason: string): string {
 
 const isDuration = (seconds: number) => Number.isFinite(seconds) && seconds >= 0;
 
-/** Registers the cluster metrics in `registry` and follows the cluster's events; returns the unsubscribe. */
-export function registerClusterMetrics(registry: Registry, cluster: ClusterAdmin): () => void {
-  const registers = [registry];
+type Observe<E> = (event: E) => void;
+
+/** The pull series; returns what records one pull. */
+function pullMetrics(registers: Registry[]): Observe<ClusterPullEvent> {
   const pulls = new Counter({
     name: "plasma_cluster_pulls_total",
     help: "Pulls of objects from other stores, by outcome (ok or failed).",
@@ -51,6 +52,18 @@ export function registerClusterMetrics(registry: Registry, cluster: ClusterAdmin
     labelNames: ["reason"],
     registers,
   });
+  for (const outcome of ["ok", "failed"]) pulls.inc({ outcome }, 0);
+  return (event) => {
+    const outcome = event.outcome === "ok" ? "ok" : "failed";
+    pulls.inc({ outcome });
+    if (Number.isFinite(event.bytes) && event.bytes > 0) pullBytes.inc(event.bytes);
+    if (isDuration(event.seconds)) pullSeconds.observe({ outcome }, event.seconds);
+    if (outcome === "failed") pullFailures.inc({ reason: reasonLabel(event.outcome) });
+  };
+}
+
+/** The directory-write series; returns what records one transaction. */
+function directoryWriteMetrics(registers: Registry[]): Observe<ClusterDirectoryWriteEvent> {
   const writes = new Counter({
     name: "plasma_cluster_directory_writes_total",
     help: "Transactions of directory writes (registrations, unregistrations) sent to etcd, by outcome.",
@@ -70,11 +83,23 @@ export function registerClusterMetrics(registry: Registry, cluster: ClusterAdmin
     buckets: WRITE_BUCKETS_SECONDS,
     registers,
   });
-  for (const outcome of ["ok", "failed"]) pulls.inc({ outcome }, 0);
   for (const outcome of ["ok", "error"]) {
     writes.inc({ outcome }, 0);
     writeOps.inc({ outcome }, 0);
   }
+  return (event) => {
+    const outcome = event.outcome === "ok" ? "ok" : "error";
+    writes.inc({ outcome });
+    if (Number.isFinite(event.ops) && event.ops > 0) writeOps.inc({ outcome }, event.ops);
+    if (isDuration(event.seconds)) writeSeconds.observe({ outcome }, event.seconds);
+  };
+}
+
+/** Registers the cluster metrics in `registry` and follows the cluster's events; returns the unsubscribe. */
+export function registerClusterMetrics(registry: Registry, cluster: ClusterAdmin): () => void {
+  const registers = [registry];
+  const pull = pullMetrics(registers);
+  const directoryWrite = directoryWriteMetrics(registers);
   new Gauge({
     name: "plasma_cluster_nodes",
     help: "Live nodes in the cluster's directory (read at most every 5 s).",
@@ -84,17 +109,7 @@ export function registerClusterMetrics(registry: Registry, cluster: ClusterAdmin
     },
   });
   return cluster.onEvent((event: ClusterMetricEvent) => {
-    if (event.kind === "pull") {
-      const outcome = event.outcome === "ok" ? "ok" : "failed";
-      pulls.inc({ outcome });
-      if (Number.isFinite(event.bytes) && event.bytes > 0) pullBytes.inc(event.bytes);
-      if (isDuration(event.seconds)) pullSeconds.observe({ outcome }, event.seconds);
-      if (outcome === "failed") pullFailures.inc({ reason: reasonLabel(event.outcome) });
-    } else {
-      const outcome = event.outcome === "ok" ? "ok" : "error";
-      writes.inc({ outcome });
-      if (Number.isFinite(event.ops) && event.ops > 0) writeOps.inc({ outcome }, event.ops);
-      if (isDuration(event.seconds)) writeSeconds.observe({ outcome }, event.seconds);
-    }
+    if (event.kind === "pull") pull(event);
+    else directoryWrite(event);
   });
 }

@@ -124,7 +124,7 @@ export function startAdminHttp(options: AdminHttpOptions): AdminHttpServer {
     const url = new URL(request.url);
     const path = url.pathname;
     // Changes go through the dashboard's action endpoints (DELETE /v1/objects/ID, POST /v1/evict,
-    // PUT /v1/policy); everything else is GET.
+    // PUT /v1/policy); POST /v1/cluster/locate is a read with a body (long id lists); everything else is GET.
     const action =
       (request.method === "DELETE" && /^\/v1\/objects\/[^/]+$/.test(path)) ||
       (request.method === "POST" && path === "/v1/evict") ||
