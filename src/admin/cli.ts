@@ -2,6 +2,8 @@
 import { parseArgs } from "node:util";
 import { formatBytes, parseBytes } from "../cli-support/bytes.ts";
 import { UsageError } from "../cli-support/usage-error.ts";
+import { clusterCommand } from "./cli-cluster.ts";
+import { formatTime, table, toJson } from "./cli-format.ts";
 import { AdminCallError, AdminClient } from "./client.ts";
 import { DEFAULT_ADMIN_GRPC } from "./config.ts";
 import type {
@@ -36,6 +38,9 @@ Commands:
   top [--interval-ms MS] [--count N]
                             refreshing summary until Ctrl-C or N refreshes
   dashboard                 the dashboard's address, with the token in it: open it in a browser
+  nodes                     the cluster's live nodes (--cluster-etcd): name, transfer address,
+                            used / capacity, start time; * marks this store's node
+  locate ID...              the nodes whose stores hold each object (exit 1 if one is held nowhere)
 
 Options:
   --addr HOST:PORT          admin gRPC address (default ${DEFAULT_ADMIN_GRPC}; env PLASMA_ADMIN_ADDR)
@@ -48,26 +53,12 @@ Options:
 
 // ---------------------------------------------------------------------------------------- formatting
 
-function formatTime(ms: number): string {
-  return ms > 0 ? new Date(ms).toISOString() : "-";
-}
-
 function formatDuration(seconds: number): string {
   const s = Math.floor(seconds);
   const d = Math.floor(s / 86400);
   const h = Math.floor((s % 86400) / 3600);
   const m = Math.floor((s % 3600) / 60);
   return `${d > 0 ? `${d}d ` : ""}${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
-}
-
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join("  ")
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n");
 }
 
 function keyValues(pairs: [string, string][]): string {
@@ -77,12 +68,6 @@ function keyValues(pairs: [string, string][]): string {
 
 const stateShort = (state: string) => state.replace("OBJECT_STATE_", "").toLowerCase();
 const kindShort = (kind: string) => kind.replace("EVENT_KIND_", "").toLowerCase();
-
-function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v,
-  );
-}
 
 function printableMetadata(bytes: Uint8Array): string {
   if (bytes.length === 0) return "(none)";
@@ -430,8 +415,11 @@ async function run(client: AdminClient, command: string, args: string[], f: Flag
       }
       return 0;
     }
-    default:
-      throw new UsageError(`Unknown command ${JSON.stringify(command)}.`);
+    default: {
+      const code = await clusterCommand(client, command, args, f.json, out);
+      if (code === null) throw new UsageError(`Unknown command ${JSON.stringify(command)}.`);
+      return code;
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import type { ClusterNodesView, LocateObjectsView } from "./cluster-service.ts";
 import { DEFAULT_ADMIN_GRPC } from "./config.ts";
 import { adminClientConstructor } from "./proto.ts";
 import type {
@@ -139,6 +140,16 @@ export class AdminClient {
   async clients(): Promise<ClientView[]> {
     const response = await this.#unary<{ clients: ClientView[] }>("ListClients", {});
     return response.clients;
+  }
+
+  /** This node, its cluster and the live nodes (FAILED_PRECONDITION when the store has no cluster). */
+  nodes(): Promise<ClusterNodesView> {
+    return this.#unary("ListNodes", {});
+  }
+
+  /** Per id (40 hex digits, at most 10 000), the nodes whose stores hold it. */
+  locate(ids: readonly string[]): Promise<LocateObjectsView> {
+    return this.#unary("LocateObjects", { ids });
   }
 
   /**

@@ -62,6 +62,13 @@ export class AdminResourceExhaustedError extends AdminError {
   }
 }
 
+/** A backend the call needs (the cluster's etcd) did not answer; retry later. */
+export class AdminUnavailableError extends AdminError {
+  constructor(message: string) {
+    super("UNAVAILABLE", message);
+  }
+}
+
 export const HTTP_STATUS_OF: Record<AdminErrorCode, number> = {
   INVALID_ARGUMENT: 400,
   NOT_FOUND: 404,

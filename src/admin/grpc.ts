@@ -47,6 +47,7 @@ const PLASMA_TO_GRPC: Partial<Record<string, grpc.status>> = {
   LIMIT_EXCEEDED: grpc.status.INVALID_ARGUMENT,
   STORE_FULL: grpc.status.RESOURCE_EXHAUSTED,
   ACCESS_DENIED: grpc.status.PERMISSION_DENIED,
+  CLUSTER_UNAVAILABLE: grpc.status.UNAVAILABLE,
 };
 
 function statusOf(error: unknown): Partial<grpc.StatusObject> {
@@ -134,15 +135,18 @@ export async function startAdminGrpc(options: AdminGrpcOptions): Promise<AdminGr
       call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>,
       callback: grpc.sendUnaryData<unknown>,
     ): void => {
-      try {
+      void (async () => {
         authorize(call, method, destructive);
-        callback(null, handler(call));
-      } catch (error) {
-        if (!(error instanceof AdminError || error instanceof PlasmaError)) {
-          log.error({ method, err: error }, "admin call failed");
-        }
-        callback(statusOf(error));
-      }
+        return await handler(call);
+      })().then(
+        (response) => callback(null, response),
+        (error: unknown) => {
+          if (!(error instanceof AdminError || error instanceof PlasmaError)) {
+            log.error({ method, err: error }, "admin call failed");
+          }
+          callback(statusOf(error));
+        },
+      );
     };
 
   const handlers: grpc.UntypedServiceImplementation = {
@@ -208,6 +212,10 @@ export async function startAdminGrpc(options: AdminGrpcOptions): Promise<AdminGr
       true,
     ),
     ListClients: unary("ListClients", () => ({ clients: service.clients() })),
+    ListNodes: unary("ListNodes", () => service.cluster.nodes()),
+    LocateObjects: unary("LocateObjects", (call) =>
+      service.cluster.locate(Array.isArray(call.request.ids) ? call.request.ids : []),
+    ),
     ReadObject: (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
       void readObject(call);
     },

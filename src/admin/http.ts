@@ -2,6 +2,7 @@ import type { Server } from "bun";
 import type { Logger } from "../log.ts";
 import { PlasmaError } from "../protocol/errors.ts";
 import { type AdminAuth, describeAuthFailure } from "./auth.ts";
+import { clusterHttp } from "./cluster-http.ts";
 import { dashboardApi } from "./dashboard/api.ts";
 import { dashboardPage } from "./dashboard/page.ts";
 import { AdminError, AdminInvalidArgumentError, AdminNotFoundError, HTTP_STATUS_OF } from "./errors.ts";
@@ -123,17 +124,18 @@ export function startAdminHttp(options: AdminHttpOptions): AdminHttpServer {
     const url = new URL(request.url);
     const path = url.pathname;
     // Changes go through the dashboard's action endpoints (DELETE /v1/objects/ID, POST /v1/evict,
-    // PUT /v1/policy); everything else is GET.
+    // PUT /v1/policy); POST /v1/cluster/locate is a read with a body (long id lists); everything else is GET.
     const action =
       (request.method === "DELETE" && /^\/v1\/objects\/[^/]+$/.test(path)) ||
       (request.method === "POST" && path === "/v1/evict") ||
-      ((request.method === "PUT" || request.method === "POST") && path === "/v1/policy");
+      ((request.method === "PUT" || request.method === "POST") && path === "/v1/policy") ||
+      (request.method === "POST" && path === "/v1/cluster/locate");
     if (request.method !== "GET" && request.method !== "HEAD" && !action) {
       return json(
         {
           error: {
             code: "METHOD_NOT_ALLOWED",
-            message: `${request.method} ${path} is not an admin endpoint: use GET, or DELETE /v1/objects/ID, POST /v1/evict, PUT /v1/policy.`,
+            message: `${request.method} ${path} is not an admin endpoint: use GET, or DELETE /v1/objects/ID, POST /v1/evict, PUT /v1/policy, POST /v1/cluster/locate.`,
           },
         },
         405,
@@ -158,6 +160,8 @@ export function startAdminHttp(options: AdminHttpOptions): AdminHttpServer {
     authenticate(request, server, path);
     const dashboard = await dashboardApi(request, path, { service, auth, logger: log, server });
     if (dashboard !== null) return dashboard;
+    const cluster = await clusterHttp(request, url, service.cluster);
+    if (cluster !== null) return cluster;
     if (path === "/v1/info") return json(service.info());
     if (path === "/v1/stats") return json(service.stats());
     if (path === "/v1/objects") return json(service.listObjects(objectsQueryOf(url.searchParams)));

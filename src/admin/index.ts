@@ -8,6 +8,20 @@ export {
   type ReadObjectOptions,
 } from "./client.ts";
 export {
+  type ClusterNodesView,
+  type ClusterNodeView,
+  type LocateObjectsView,
+  MAX_LOCATE_IDS,
+  type ObjectLocationView,
+} from "./cluster-service.ts";
+export type {
+  ClusterAdminView,
+  ClusterDirectoryWriteEvent,
+  ClusterMetricEvent,
+  ClusterNodeInfo,
+  ClusterPullEvent,
+} from "./cluster-view.ts";
+export {
   type AdminEndpointOption,
   type AdminOptions,
   DEFAULT_ADMIN_GRPC,

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { registerClusterMetrics } from "./cluster-metrics.ts";
 import { ResidencySampler, type ResidentBytesIn } from "./residency.ts";
 import type { AdminService, CountersView } from "./service.ts";
 
@@ -30,6 +31,8 @@ export class AdminMetrics {
   readonly #latency: Record<LatencyOperation, Histogram>;
   /** plasma_arena_faulted_bytes: swept in slices, at most every few seconds (see residency.ts). */
   readonly residency: ResidencySampler;
+  /** Stops following the cluster's events (a no-op without a cluster). */
+  readonly close: () => void;
 
   constructor(service: AdminService, residentBytesIn: ResidentBytesIn) {
     const r = this.registry;
@@ -135,6 +138,7 @@ export class AdminMetrics {
         registers: [r],
       });
     this.#latency = { create: histogram("create"), seal: histogram("seal"), get: histogram("get") };
+    this.close = service.cluster.enabled ? registerClusterMetrics(r, service.cluster) : () => {};
   }
 
   observeLatency(op: LatencyOperation, seconds: number): void {

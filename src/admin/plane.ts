@@ -1,6 +1,7 @@
 import type { Logger } from "../log.ts";
 import type { StoreCore } from "../store/store.ts";
 import { createAdminAuth } from "./auth.ts";
+import type { ClusterAdminView } from "./cluster-view.ts";
 import { type AdminEndpointOption, type AdminOptions, checkAdminSecurity } from "./config.ts";
 import { type AdminGrpcServer, startAdminGrpc } from "./grpc.ts";
 import { type AdminHttpServer, startAdminHttp } from "./http.ts";
@@ -22,6 +23,8 @@ export interface AdminPlaneOptions extends AdminOptions {
   ready(): boolean;
   /** The file holding the token when the store made it up (named in refusals' hints). */
   tokenFile?: string;
+  /** The cluster, when the store runs with --cluster-etcd: ListNodes, LocateObjects, /v1/cluster, metrics. */
+  cluster?: ClusterAdminView;
 }
 
 /** The running admin plane of one store. */
@@ -55,6 +58,7 @@ export async function startAdminPlane(options: AdminPlaneOptions): Promise<Admin
     startTimeMs: options.startTimeMs,
     readArena: options.readArena,
     memory: options.memory,
+    cluster: options.cluster,
     endpoints: () => ({
       grpc: grpcServer?.address ?? "",
       http: httpServer?.address ?? "",
@@ -104,6 +108,7 @@ export async function startAdminPlane(options: AdminPlaneOptions): Promise<Admin
     }
   } catch (error) {
     grpcServer?.stop();
+    metrics.close();
     service.close();
     throw error;
   }
@@ -119,6 +124,7 @@ export async function startAdminPlane(options: AdminPlaneOptions): Promise<Admin
       stopped = true;
       grpcServer?.stop();
       httpServer?.stop();
+      metrics.close();
       service.close();
     },
   };

@@ -4,6 +4,8 @@ import { EVICTION_POLICY_NAMES, isEvictionPolicyName } from "../store/eviction/p
 import type { ObjectEntry } from "../store/object-table.ts";
 import type { StoreCounters } from "../store/stats.ts";
 import { type ClientStatus, hexOf, type StoreCore, type StoreEvent } from "../store/store.ts";
+import { ClusterAdmin } from "./cluster-service.ts";
+import type { ClusterAdminView } from "./cluster-view.ts";
 import {
   AdminFailedPreconditionError,
   AdminInvalidArgumentError,
@@ -205,6 +207,8 @@ export interface AdminServiceOptions {
   /** The arena's memory accounting now (reserved and resident bytes). */
   memory(): ArenaMemoryView;
   endpoints(): AdminEndpointsView;
+  /** The cluster, when the store runs with --cluster-etcd. */
+  cluster?: ClusterAdminView;
 }
 
 export const DEFAULT_PAGE_SIZE = 100;
@@ -280,9 +284,12 @@ export class AdminService {
   readonly #watchers = new Set<(event: EventView) => void>();
   readonly #unlisten: () => void;
   #sequence = 0;
+  /** ListNodes, LocateObjects and the cluster metrics (answering "the cluster is off" without one). */
+  readonly cluster: ClusterAdmin;
 
   constructor(options: AdminServiceOptions) {
     this.#o = options;
+    this.cluster = new ClusterAdmin(options.cluster);
     this.#core = options.core;
     this.#unlisten = this.#core.onEvent((event) => this.#onEvent(event));
   }

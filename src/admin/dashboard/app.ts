@@ -16,6 +16,7 @@ import type {
   StoreInfoView,
 } from "../service.ts";
 import type { DashboardClientView, DashboardTick } from "./api.ts";
+import { ClusterPanel } from "./cluster.ts";
 
 /** Objects in JSON: metadata comes as base64. */
 type ObjectJson = Omit<ObjectInfoView, "metadata"> & { metadata: string };
@@ -197,6 +198,8 @@ async function api<T>(path: string, init: { method?: string; body?: unknown } = 
   }
   return parsed as T;
 }
+
+const cluster = new ClusterPanel((path) => api(path));
 
 function showNotice(
   id: "auth-message" | "action-result",
@@ -640,6 +643,7 @@ async function showDetail(id: string): Promise<void> {
   download.disabled = o.state !== "OBJECT_STATE_SEALED";
   download.title = download.disabled ? "Only sealed objects can be read" : "";
   $("detail-delete").hidden = !state.canAct;
+  await cluster.showLocations(o.id);
 }
 
 async function downloadSelected(): Promise<void> {
@@ -800,6 +804,7 @@ async function start(): Promise<void> {
     state.infoAtMs = Date.now();
   } catch (error) {
     state.info = null;
+    cluster.stop();
     $("actions").hidden = true;
     renderInfo();
     if (error instanceof ApiError && error.status === 401) {
@@ -834,6 +839,7 @@ async function start(): Promise<void> {
   syncPolicySelect();
   renderInfo();
   await loadObjects();
+  await cluster.start();
   void runFeed(generation);
 }
 
