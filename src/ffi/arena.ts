@@ -28,6 +28,11 @@ export interface CreateArenaOptions {
   hugePages?: boolean;
   /** memfd name (shown in /proc/PID/maps) or file name prefix. */
   name?: string;
+  /**
+   * memfd only: leave the file unsealed so the caller can map it writable first and then seal it with
+   * `sealReadOnlyForOthers` (F_SEAL_FUTURE_WRITE). `sealed` is false in the result.
+   */
+  deferSeals?: boolean;
 }
 
 const MFD_CLOEXEC = 0x1;
@@ -38,6 +43,7 @@ const F_ADD_SEALS = 1033;
 const F_SEAL_SEAL = 0x1;
 const F_SEAL_SHRINK = 0x2;
 const F_SEAL_GROW = 0x4;
+const F_SEAL_FUTURE_WRITE = 0x10;
 const O_RDWR = 0o2;
 const O_CREAT = 0o100;
 const O_EXCL = 0o200;
@@ -92,12 +98,23 @@ function createMemfd(opts: CreateArenaOptions): ArenaFile {
     // A memfd starts as 0777: anyone holding a read-only descriptor could reopen it read-write through
     // /proc/self/fd. 0600 leaves that to the store's own uid (and root).
     changeMode(fd, 0o600);
-    const sealed = addSeals(fd);
+    const sealed = opts.deferSeals === true ? false : addSeals(fd);
     return { fd, sizeBytes, backing: "memfd", path: null, pageSizeBytes, hugePages, sealed };
   } catch (error) {
     closeFd(fd);
     throw error;
   }
+}
+
+/**
+ * Seal a memfd made with `deferSeals` against resizing, further seals and any NEW writable mapping or
+ * write(2) (F_SEAL_FUTURE_WRITE): mappings made before keep writing, so the creator maps it writable first;
+ * everyone who gets the descriptor afterwards (or reopens /proc/PID/fd/N) can map it read-only only.
+ * Throws SystemError when the kernel refuses (F_SEAL_FUTURE_WRITE needs Linux 5.1).
+ */
+export function sealReadOnlyForOthers(fd: number): void {
+  const seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL;
+  check("fcntl", libc.fcntl(fd, F_ADD_SEALS, seals), `F_ADD_SEALS F_SEAL_FUTURE_WRITE on fd ${fd}`);
 }
 
 /** Seal against resizing (and against further seals, so no client can add F_SEAL_WRITE/FUTURE_WRITE). */

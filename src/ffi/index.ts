@@ -1,6 +1,6 @@
 /** The FFI layer: the only code in bun-plasma that touches pointers and libc. */
 
-export { dupFd } from "./fd.ts";
+export { dupFd, reopenProcessFd } from "./fd.ts";
 export { type ReceivedMessage, recvFd, sendBytes, sendFd, TimeoutError } from "./fdpass.ts";
 export { describeErrno, ERRNO, type ErrnoName, errno, errnoName, SystemError } from "./libc.ts";
 export {
@@ -27,6 +27,7 @@ export {
   reserveArenaFile,
   residentBytes,
   SYSTEM_PAGE_SIZE,
+  sealReadOnlyForOthers,
   TMPFS_MAGIC,
   unmap,
   viewOf,

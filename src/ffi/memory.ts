@@ -7,6 +7,7 @@ export {
   HUGE_PAGE_SIZE,
   reserveArenaFile,
   SYSTEM_PAGE_SIZE,
+  sealReadOnlyForOthers,
 } from "./arena.ts";
 export { closeFd } from "./fd.ts";
 export {
