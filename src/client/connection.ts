@@ -250,10 +250,9 @@ export class Connection {
       return;
     }
     this.#encoding = false;
-    // Alone in flight: write now (no hop through the microtask queue). Requests made while others are
-    // in flight or queued go out together at the end of the tick, in one write.
-    if (this.#pending.size === 1 && !this.#flushScheduled) this.#flush();
-    else this.#scheduleFlush();
+    // Every request goes out at the end of this turn of the event loop (a microtask), with the others of
+    // the same turn: one write, one Batch frame when there are several.
+    this.#scheduleFlush();
     // While the reply is awaited, poll for up to the store's advised window: the reply then finds this
     // process awake. The store advises it only while there are fewer clients than CPUs, so polling never
     // takes a CPU the store needs.
