@@ -266,6 +266,14 @@ function scalingRows(): RowSpec[] {
   }
   rows.push({
     group,
+    name: "createAndSeal 1KiB, 16 client processes (total ops/s)",
+    kind: "opsPerS",
+    ours: "scale.clients.store.16.write",
+    baselines: [{ name: "Redis SET", key: "scale.clients.redis.16.write" }],
+    target: { text: "≥ 1× Redis SET", baseline: "Redis SET", minRatio: 1 },
+  });
+  rows.push({
+    group,
     name: "store memory per resident object: anonymous RSS",
     kind: "bytes",
     ours: "scale.memory.rssPerObject",

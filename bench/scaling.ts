@@ -13,6 +13,8 @@ import { IN_FLIGHT } from "./redis.ts";
 import { getRelease } from "./store.ts";
 
 export const CLIENT_COUNTS = [1, 4, 16] as const;
+/** Client processes of the write row (createAndSeal 1 KiB vs Redis SET). */
+export const WRITE_CLIENTS = 16;
 const SMALL_RESIDENT = 1000;
 const OBJECT_BYTES = 64;
 
@@ -85,20 +87,24 @@ async function clients(options: BenchOptions, metrics: Metrics): Promise<void> {
     await c.disconnect();
     const rc = await redis.client();
     for (let i = 0; i < SMALL_RESIDENT; i++) await rc.set(`load${i}`, data);
+    const plans = [
+      ...CLIENT_COUNTS.map((n) => ({ n, mode: "read", suffix: "" })),
+      { n: WRITE_CLIENTS, mode: "write", suffix: ".write" },
+    ];
     for (const [kind, args] of [
       ["store", [store.socketPath, String(seed)]],
       ["redis", [redis.url, "load"]],
     ] as const) {
-      for (const n of CLIENT_COUNTS) {
+      for (const { n, mode, suffix } of plans) {
         const children = Array.from({ length: n }, () =>
-          spawnLineChild(["bun", worker, kind, ...args, String(SMALL_RESIDENT)]),
+          spawnLineChild(["bun", worker, kind, ...args, String(SMALL_RESIDENT), mode]),
         );
         try {
           for (const child of children) await expectLine(child, "ready");
           for (const child of children) child.send(`go ${durationMs}`);
           let ops = 0;
           for (const child of children) ops += Number(await child.nextLine());
-          metrics[`scale.clients.${kind}.${n}`] = ops / (durationMs / 1000);
+          metrics[`scale.clients.${kind}.${n}${suffix}`] = ops / (durationMs / 1000);
         } finally {
           await Promise.all(children.map((child) => child.stop()));
         }

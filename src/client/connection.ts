@@ -3,6 +3,8 @@ import { closeFd, connectUnix, recvFd, SystemError } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
 import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
 import {
+  BATCH_PREFIX_BYTES,
+  BatchCodec,
   decodeWelcomeFrame,
   ErrorReplyCodec,
   HelloCodec,
@@ -13,7 +15,7 @@ import {
   type Welcome,
 } from "../protocol/codecs/index.ts";
 import { PlasmaConnectionError, type PlasmaError, ProtocolError } from "../protocol/errors.ts";
-import { FLAG_ERROR, FLAG_MORE, FrameReader } from "../protocol/frame.ts";
+import { FLAG_ERROR, FLAG_MORE, FLAG_REPLY, FrameReader } from "../protocol/frame.ts";
 import { FRAME_HEADER_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
 import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
 
@@ -46,7 +48,8 @@ function clientPollCapUs(): number {
 
 /**
  * One connection to a store: handshake (arena fd over SCM_RIGHTS), then pipelined request/response frames
- * through Bun's event loop. Requests written in one tick go out in one write.
+ * through Bun's event loop. Requests written in one tick go out in one write, as one Batch frame when
+ * there are several (the store serves them in one pass and answers those it can in one Batch reply).
  */
 export class Connection {
   readonly welcome: Welcome;
@@ -54,6 +57,7 @@ export class Connection {
   readonly socketPath: string;
   readonly #pending = new Map<number, PendingRequest>();
   readonly #streams = new Map<number, StreamHandler>();
+  /** Frames of this tick, after BATCH_PREFIX_BYTES kept free for the Batch header (see #flush). */
   readonly #out = new ByteWriter(64 * 1024);
   readonly #log: Logger;
   #socket: Socket<undefined> | null = null;
@@ -77,6 +81,7 @@ export class Connection {
     this.welcome = welcome;
     this.arenaFd = arenaFd;
     this.#log = log;
+    this.#out.skip(BATCH_PREFIX_BYTES);
   }
 
   /** Connects, receives the arena fd and the welcome, adopts the socket into Bun and says hello. */
@@ -240,15 +245,14 @@ export class Connection {
       this.#out.length = mark;
       this.#pending.delete(requestId);
       this.#encoding = false;
-      if (this.#out.length > 0) this.#scheduleFlush();
+      if (this.#out.length > BATCH_PREFIX_BYTES) this.#scheduleFlush();
       reject(error as Error);
       return;
     }
     this.#encoding = false;
-    // Alone in flight: write now (no hop through the microtask queue). Requests made while others are
-    // in flight or queued go out together at the end of the tick, in one write.
-    if (this.#pending.size === 1 && !this.#flushScheduled) this.#flush();
-    else this.#scheduleFlush();
+    // Every request goes out at the end of this turn of the event loop (a microtask), with the others of
+    // the same turn: one write, one Batch frame when there are several.
+    this.#scheduleFlush();
     // While the reply is awaited, poll for up to the store's advised window: the reply then finds this
     // process awake. The store advises it only while there are fewer clients than CPUs, so polling never
     // takes a CPU the store needs.
@@ -299,6 +303,10 @@ export class Connection {
   }
 
   #frame(type: number, flags: number, requestId: number, body: Uint8Array, view: DataView): void {
+    if (type === MessageType.Batch) {
+      this.#batch(flags, requestId, body, view);
+      return;
+    }
     if (requestId === 0) {
       if (type === MessageType.PollAdvice && flags === 0) {
         try {
@@ -352,6 +360,16 @@ export class Connection {
     pending.resolve(new ByteReader(body, view));
   }
 
+  /** A Batch reply: its sub-frames, each handled as if it had come on its own. */
+  #batch(flags: number, requestId: number, body: Uint8Array, view: DataView): void {
+    if (flags !== FLAG_REPLY || requestId !== 0)
+      throw new ProtocolError("A Batch from the store carries flags REPLY and request id 0.");
+    BatchCodec.forEachFrame(new ByteReader(body, view), this.#subFrame);
+  }
+
+  readonly #subFrame = (type: number, flags: number, requestId: number, body: Uint8Array, view: DataView) =>
+    this.#frame(type, flags, requestId, body, view);
+
   /** One frame of a reply in several (FLAG_MORE): to the request's part handler, which keeps it pending. */
   #part(requestId: number, pending: PendingRequest, type: number, body: ByteReader): void {
     try {
@@ -373,18 +391,25 @@ export class Connection {
     queueMicrotask(() => this.#flush());
   }
 
+  /**
+   * Writes this tick's frames: as one Batch frame when there are several that may travel in one (the
+   * header goes into the room kept before them), else as they are.
+   */
   #flush(): void {
     this.#flushScheduled = false;
     const socket = this.#socket;
-    if (socket === null || this.#out.length === 0) return;
-    const bytes = this.#out.bytes.subarray(0, this.#out.length);
+    const out = this.#out;
+    if (socket === null || out.length === BATCH_PREFIX_BYTES) return;
+    const count = BatchCodec.batchableCount(out.bytes, out.view, BATCH_PREFIX_BYTES, out.length);
+    if (count > 0) BatchCodec.writePrefix(out, 0, 0, count, out.length - BATCH_PREFIX_BYTES);
+    const bytes = out.bytes.subarray(count > 0 ? 0 : BATCH_PREFIX_BYTES, out.length);
     if (this.#backlog.length > 0) {
       this.#backlog.push(bytes.slice());
     } else {
       const written = socket.write(bytes);
       if (written < bytes.length) this.#backlog.push(bytes.slice(Math.max(written, 0)));
     }
-    this.#out.reset();
+    out.length = BATCH_PREFIX_BYTES;
   }
 
   #drain(): void {

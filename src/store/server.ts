@@ -9,6 +9,8 @@ import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
 // a closed connection.
 import {
   AbortCodec,
+  BATCH_PREFIX_BYTES,
+  BatchCodec,
   ContainsCodec,
   CreateAndSealCodec,
   CreateCodec,
@@ -116,6 +118,10 @@ interface Connection {
   reader: FrameReader;
   /** Reused for every request body of this connection. */
   body: ByteReader;
+  /** Reads the body of a Batch (its sub-frames' bodies go through `body`). */
+  batchBody: ByteReader;
+  /** Serves one sub-frame of a Batch (made once per connection). */
+  serveSubFrame: (type: number, flags: number, requestId: number, body: Uint8Array, view: DataView) => void;
   out: ByteWriter;
   /** Bytes written to the socket only partly, waiting for drain. */
   backlog: Uint8Array[];
@@ -260,6 +266,9 @@ export class StoreServer {
         PRE_HELLO_MAX_FRAME_BODY_BYTES,
       ),
       body: new ByteReader(new Uint8Array(0)),
+      batchBody: new ByteReader(new Uint8Array(0)),
+      serveSubFrame: (type, flags, requestId, body, view) =>
+        this.#serve(socket, conn, type, flags, requestId, body, view),
       out: new ByteWriter(),
       backlog: [],
       backlogBytes: 0,
@@ -592,6 +601,47 @@ export class StoreServer {
     body: Uint8Array,
     view: DataView,
   ): void {
+    if (type === MessageType.Batch) this.#batch(conn, flags, requestId, body, view);
+    else this.#serve(socket, conn, type, flags, requestId, body, view);
+    this.#holdBack(socket, conn);
+  }
+
+  /**
+   * A Batch: every sub-request served in order in this one pass, as if each had come as a frame of its
+   * own (an error is that sub-request's error reply; a get that waits answers later on its own). The
+   * replies that are ready go back as one Batch reply frame. A malformed batch serves nothing.
+   */
+  #batch(conn: Connection, flags: number, requestId: number, body: Uint8Array, view: DataView): void {
+    if (conn.closed) return;
+    if (!conn.greeted) throw new ProtocolError("The first frame must be Hello, got Batch.");
+    if (flags !== 0 || requestId !== 0)
+      throw new ProtocolError("A Batch request carries flags 0 and request id 0.");
+    const start = conn.out.length;
+    BatchCodec.forEachFrame(conn.batchBody.reset(body, view), conn.serveSubFrame);
+    if (conn.closed || conn.out.length < start) return;
+    this.#wrapReplies(conn.out, start);
+  }
+
+  /** Turns the replies in `out` from `start` on into one Batch reply frame, when there are several. */
+  #wrapReplies(out: ByteWriter, start: number): void {
+    const end = out.length;
+    const count = BatchCodec.batchableCount(out.bytes, out.view, start, end);
+    if (count === 0) return;
+    out.skip(BATCH_PREFIX_BYTES);
+    out.bytes.copyWithin(start + BATCH_PREFIX_BYTES, start, end);
+    BatchCodec.writePrefix(out, start, FLAG_REPLY, count, end - start);
+  }
+
+  /** Serves one request frame (on its own or from a batch), its reply or error reply to conn.out. */
+  #serve(
+    socket: ConnSocket,
+    conn: Connection,
+    type: number,
+    flags: number,
+    requestId: number,
+    body: Uint8Array,
+    view: DataView,
+  ): void {
     if (conn.closed) return;
     if ((flags & (FLAG_REPLY | FLAG_MORE)) !== 0)
       throw new ProtocolError("Clients send requests, not replies (flags REPLY and MORE are the store's).");
@@ -615,7 +665,6 @@ export class StoreServer {
       }
       ErrorReplyCodec.encode(conn.out, type, requestId, error);
     }
-    this.#holdBack(socket, conn);
   }
 
   /** The handler of each request type, indexed by type; types a client never sends throw ProtocolError. */

@@ -7,6 +7,8 @@ import pino from "pino";
 import { ByteWriter } from "../../src/protocol/bytes.ts";
 import {
   AbortCodec,
+  BATCH_PREFIX_BYTES,
+  BatchCodec,
   ContainsCodec,
   CreateAndSealCodec,
   CreateCodec,
@@ -18,6 +20,8 @@ import {
   HashCodec,
   HelloCodec,
   ListCodec,
+  MAX_BATCH_BODY_BYTES,
+  MAX_BATCH_FRAMES,
   MessageType,
   ReleaseCodec,
   SealCodec,
@@ -52,11 +56,16 @@ const ids = Array.from({ length: 24 }, (_, i) => {
   return bytes;
 });
 const FATAL_TYPES: number[] = [MessageType.Hello, MessageType.Welcome, MessageType.Notification];
-const REQUEST_TYPES: number[] = Object.values(MessageType).filter((t) => !FATAL_TYPES.includes(t));
+// Batch frames are made by wrapping several frames (see wrapInBatch), not picked as a type.
+const REQUEST_TYPES: number[] = Object.values(MessageType).filter(
+  (t) => !FATAL_TYPES.includes(t) && t !== MessageType.Batch,
+);
 
 interface Figures {
   frames: number;
   mutatedFrames: number;
+  /** Writes whose frames went as one Batch frame. */
+  batches: number;
   /** Frames written after the store had closed the connection (bytes after a close). */
   framesAfterClose: number;
   sessions: number;
@@ -191,6 +200,28 @@ function mutate(rng: Rng, out: ByteWriter): void {
   }
 }
 
+/**
+ * The frames in `batch` from `from` on, as one Batch frame (sometimes broken: its count, a length, a
+ * nested Batch header); false when they do not fit one.
+ */
+function wrapInBatch(rng: Rng, batch: ByteWriter, from: number): boolean {
+  const framesBytes = batch.length - from;
+  if (framesBytes + 4 > MAX_BATCH_BODY_BYTES) return false;
+  let count = 0;
+  for (let at = from; at + 12 <= batch.length; count++) at += 12 + batch.view.getUint32(at, true);
+  batch.skip(BATCH_PREFIX_BYTES);
+  batch.bytes.copyWithin(from + BATCH_PREFIX_BYTES, from, from + framesBytes);
+  BatchCodec.writePrefix(batch, from, 0, count, framesBytes);
+  if (rng.chance(0.05)) {
+    const broken = rng.int(4);
+    if (broken === 0) batch.view.setUint32(from + 12, rng.pick([0, count + 1, MAX_BATCH_FRAMES + 1]), true);
+    else if (broken === 1) batch.view.setUint32(from, framesBytes + 4 - 1 - rng.int(8), true);
+    else if (broken === 2) batch.view.setUint16(from + 16 + 4, MessageType.Batch, true);
+    else batch.view.setUint16(from + 6, FLAG_REPLY, true);
+  }
+  return true;
+}
+
 interface RawConnection {
   socket: Socket<undefined>;
   closed: () => boolean;
@@ -252,12 +283,16 @@ async function session(socketPath: string, index: number, frames: number, figure
     figures.frames++;
   }
   let open = true;
+  // Where the frames a Batch may wrap start (after the Hello), and whether this write wraps them.
+  let batchFrom = batch.length;
+  let wrap = rng.chance(0.3);
   for (let i = 0; i < frames; i++) {
     if (makeFrame(rng, out, 2 + rng.int(1000))) figures.mutatedFrames++;
     batch.raw(out.bytes.subarray(0, out.length));
     figures.frames++;
     if (!open || conn.closed()) figures.framesAfterClose++;
     if (batch.length > 4096 || i === frames - 1 || rng.chance(0.05)) {
+      if (wrap && batch.length - batchFrom > 12 && wrapInBatch(rng, batch, batchFrom)) figures.batches++;
       // Split at a random point so the store sees frames cut across reads.
       const bytes = batch.bytes.subarray(0, batch.length);
       const cut = rng.int(bytes.length + 1);
@@ -267,6 +302,8 @@ async function session(socketPath: string, index: number, frames: number, figure
       if (rng.chance(0.3)) await Bun.sleep(0);
       open = (await writeAll(conn, bytes.subarray(cut))) && open;
       batch.reset();
+      batchFrom = 0;
+      wrap = rng.chance(0.3);
       if (!open && rng.chance(0.5)) break;
     }
   }
@@ -324,6 +361,7 @@ test(`fuzz: ${FRAMES} random and broken frames, a connection storm; the store li
   const figures: Figures = {
     frames: 0,
     mutatedFrames: 0,
+    batches: 0,
     framesAfterClose: 0,
     sessions: 0,
     stormConnections: 0,
@@ -386,6 +424,7 @@ test(`fuzz: ${FRAMES} random and broken frames, a connection storm; the store li
       `heap growth ${heapGrowth} bytes, descriptors ${fdCount(process.pid)} (baseline ${baselineFds})`,
   );
   expect(figures.frames).toBeGreaterThanOrEqual(FRAMES);
+  expect(figures.batches).toBeGreaterThan(0);
   expect(core.counters.seals).toBeGreaterThan(0);
   expect(violations).toBeGreaterThan(0);
   // The JS heap comes back to its baseline: what the fuzz run allocated is garbage, not kept.

@@ -3,6 +3,8 @@ import fc from "fast-check";
 import { ByteReader, ByteWriter } from "../../src/protocol/bytes.ts";
 import {
   AbortCodec,
+  BatchCodec,
+  type BatchFrame,
   ContainsCodec,
   CreateAndSealCodec,
   CreateCodec,
@@ -16,6 +18,8 @@ import {
   HelloCodec,
   ListCodec,
   MAX_ADVISED_POLL_US,
+  MAX_BATCH_BODY_BYTES,
+  MAX_BATCH_FRAMES,
   MessageType,
   NotificationCodec,
   type NotificationWire,
@@ -39,7 +43,7 @@ import {
   ProtocolError,
   StoreFullError,
 } from "../../src/protocol/errors.ts";
-import { FLAG_ERROR, FLAG_REPLY } from "../../src/protocol/frame.ts";
+import { FLAG_ERROR, FLAG_MORE, FLAG_REPLY } from "../../src/protocol/frame.ts";
 import { FRAME_HEADER_BYTES, MAX_TIMEOUT_MS } from "../../src/protocol/limits.ts";
 import { OBJECT_ID_BYTES, objectKey } from "../../src/protocol/object-id.ts";
 
@@ -142,6 +146,20 @@ const listEntry = fc.record({
   constructDurationMs: fc.double(),
   state: fc.constantFrom("created" as const, "sealed" as const),
 });
+/** Sub-frames of a Batch: any type that may travel in one, any known flags, any body. */
+const batchFrames = fc.array(
+  fc.record({
+    type: fc.constantFrom(
+      ...Object.values(MessageType).filter(
+        (t) => t !== MessageType.Batch && t !== MessageType.Hello && t !== MessageType.Welcome,
+      ),
+    ),
+    flags: fc.constantFrom(0, FLAG_REPLY, FLAG_REPLY | FLAG_ERROR, FLAG_REPLY | FLAG_MORE),
+    requestId: u32,
+    body: blob,
+  }),
+  { minLength: 1, maxLength: 6 },
+);
 const notification = fc.record({ id, dataSize: u64, metadataSize: u32, deleted: fc.boolean() });
 const getEntries = fc.array(fc.option(location, { nil: null }), { maxLength: 12 });
 const metadataEntries = fc.array(fc.option(blob, { nil: null }), { maxLength: 12 });
@@ -194,6 +212,25 @@ const CASES: Case<unknown>[] = [
     encode: NotificationCodec.encode,
     decode: NotificationCodec.decode,
   } satisfies Case<NotificationWire[]>,
+
+  {
+    name: "Batch request",
+    type: MessageType.Batch,
+    flags: 0,
+    hasRequestId: false,
+    values: batchFrames,
+    encode: BatchCodec.encodeRequest,
+    decode: BatchCodec.decodeRequest,
+  } satisfies Case<BatchFrame[]>,
+  {
+    name: "Batch reply",
+    type: MessageType.Batch,
+    flags: FLAG_REPLY,
+    hasRequestId: false,
+    values: batchFrames,
+    encode: BatchCodec.encodeReply,
+    decode: BatchCodec.decodeReply,
+  } satisfies Case<BatchFrame[]>,
 
   request(
     "Hello",
@@ -515,4 +552,60 @@ test("limits: a count over the id limit, a timeout out of range, a zero release,
   const body = wrongCount.bytes.subarray(FRAME_HEADER_BYTES, wrongCount.length);
   expect(() => GetCodec.decodeReply(new ByteReader(body), 3)).toThrow(ProtocolError);
   expect(() => GetCodec.decodeReplyOne(new ByteReader(body))).toThrow(ProtocolError);
+});
+
+describe("Batch limits", () => {
+  const sub = (type: number): BatchFrame => ({ type, flags: 0, requestId: 1, body: new Uint8Array(3) });
+  const bodyOf = (frames: BatchFrame[]) => {
+    const out = new ByteWriter();
+    BatchCodec.encodeRequest(out, 0, frames);
+    return out.bytes.slice(FRAME_HEADER_BYTES, out.length);
+  };
+
+  test("a count of 0 or over MAX_BATCH_FRAMES, a nested Batch, a Hello or Welcome inside are ProtocolErrors", () => {
+    const countOf = (count: number) => {
+      const body = bodyOf([sub(MessageType.Seal)]);
+      new DataView(body.buffer).setUint32(0, count, true);
+      return body;
+    };
+    expect(() => BatchCodec.decodeRequest(new ByteReader(countOf(0)))).toThrow(ProtocolError);
+    expect(() => BatchCodec.decodeRequest(new ByteReader(countOf(MAX_BATCH_FRAMES + 1)))).toThrow(
+      /1 to 4096/,
+    );
+    for (const type of [MessageType.Batch, MessageType.Hello, MessageType.Welcome]) {
+      const body = bodyOf([sub(MessageType.Seal), sub(type)]);
+      expect(() => BatchCodec.decodeRequest(new ByteReader(body))).toThrow(/cannot travel inside a Batch/);
+    }
+  });
+
+  test("a malformed batch hands out none of its sub-frames", () => {
+    const body = bodyOf([sub(MessageType.Seal), sub(MessageType.Delete)]);
+    const truncated = body.subarray(0, body.length - 1);
+    const seen: number[] = [];
+    expect(() => BatchCodec.forEachFrame(new ByteReader(truncated), (type) => seen.push(type))).toThrow(
+      ProtocolError,
+    );
+    expect(seen).toEqual([]);
+    BatchCodec.forEachFrame(new ByteReader(body), (type) => seen.push(type));
+    expect(seen).toEqual([MessageType.Seal, MessageType.Delete]);
+  });
+
+  test("a body over MAX_BATCH_BODY_BYTES is a ProtocolError", () => {
+    const big = bodyOf([
+      { type: MessageType.CreateAndSeal, flags: 0, requestId: 1, body: new Uint8Array(MAX_BATCH_BODY_BYTES) },
+    ]);
+    expect(() => BatchCodec.decodeRequest(new ByteReader(big))).toThrow(/at most/);
+  });
+
+  test("batchableCount: several whole frames of types a batch carries, within the limits; else 0", () => {
+    const out = new ByteWriter();
+    out.skip(4);
+    SealCodec.encodeRequest(out, 1, new Uint8Array(OBJECT_ID_BYTES));
+    expect(BatchCodec.batchableCount(out.bytes, out.view, 4, out.length)).toBe(0);
+    ContainsCodec.encodeRequest(out, 2, new Uint8Array(OBJECT_ID_BYTES));
+    expect(BatchCodec.batchableCount(out.bytes, out.view, 4, out.length)).toBe(2);
+    expect(BatchCodec.batchableCount(out.bytes, out.view, 4, out.length - 1)).toBe(0);
+    HelloCodec.encodeRequest(out, 3, { version: 1, pid: 1 });
+    expect(BatchCodec.batchableCount(out.bytes, out.view, 4, out.length)).toBe(0);
+  });
 });

@@ -3,6 +3,13 @@
  * are MessageCodec objects; Welcome, PollAdvice and Notification go one way (store → client) and have an
  * encode/decode pair; ErrorReplyCodec is the error reply of any request.
  */
+export {
+  BATCH_PREFIX_BYTES,
+  BatchCodec,
+  type BatchFrame,
+  MAX_BATCH_BODY_BYTES,
+  MAX_BATCH_FRAMES,
+} from "./batch.ts";
 export type { MessageCodec } from "./codec.ts";
 export {
   CreateAndSealCodec,
