@@ -2,7 +2,7 @@
 # bun-plasma: the plasma_store in a container. See "Running in containers" in docs/operations.md.
 #
 #   docker build -t bun-plasma .
-#   docker run --rm --shm-size=1g -v plasma:/run/plasma -e PLASMA_MEMORY=512MiB \
+#   docker run --rm --memory=768m -v plasma:/run/plasma -e PLASMA_MEMORY=512MiB \
 #     -e PLASMA_ADMIN_TOKEN=secret -p 127.0.0.1:9090:9090 bun-plasma
 #
 # BASE_IMAGE must hold `bun` on PATH and a `bun` user (uid 1000), as the official images do. No shell is
@@ -28,13 +28,14 @@ COPY docker/healthcheck.ts ./docker/healthcheck.ts
 RUN ["bun", "-e", "const fs = require('node:fs'); fs.mkdirSync('/run/plasma', { recursive: true, mode: 0o755 }); fs.chownSync('/run/plasma', 1000, 1000); fs.chmodSync('/run/plasma', 0o755);"]
 
 # Configuration: these environment variables, or the same settings as flags after the image name
-# (flags win). The arena lives in /dev/shm so that --shm-size / shm_size bounds it, is checked against it
-# at start-up and is reserved (fallocate). The store touches it only with pread/pwrite, so no client can
-# kill it by truncating the file; PLASMA_DIRECTORY= (empty) selects the sealed memfd instead, which also
-# keeps clients from crashing each other (docs/security.md). Read-only client uids: PLASMA_READ_ONLY_UIDS.
+# (flags win). The arena is a sealed memfd (no PLASMA_DIRECTORY): no client can resize it, so none can
+# crash the store or another client by truncating it (docs/security.md). Its pages are not in /dev/shm
+# (--shm-size does not bound them): they count against the memory cgroup (--memory / mem_limit) of the
+# process that first writes them, the store's with PLASMA_PREFAULT=1. PLASMA_DIRECTORY=/dev/shm puts the
+# arena in a file there instead (bounded by --shm-size, checked and reserved at start-up, but unsealable:
+# a client truncating it can crash other clients). Read-only client uids: PLASMA_READ_ONLY_UIDS.
 ENV NODE_ENV=production \
     PLASMA_SOCKET=/run/plasma/plasma.sock \
-    PLASMA_DIRECTORY=/dev/shm \
     PLASMA_MEMORY=256MiB \
     PLASMA_ADMIN_HTTP=0.0.0.0:9090 \
     PLASMA_ADMIN_GRPC=0.0.0.0:50051 \
@@ -42,7 +43,9 @@ ENV NODE_ENV=production \
 
 VOLUME ["/run/plasma"]
 # Admin HTTP (/healthz, /readyz, /metrics, /v1/*) and admin gRPC. Binding them to 0.0.0.0 needs
-# PLASMA_ADMIN_TOKEN (or PLASMA_ADMIN_INSECURE=1): the store refuses to start otherwise.
+# PLASMA_ADMIN_TOKEN (or PLASMA_ADMIN_INSECURE=1): the store refuses to start otherwise. Every call but
+# /healthz and /readyz needs that token, /metrics too unless PLASMA_ADMIN_METRICS_OPEN=1; HTTP answers only
+# a Host that is an IP literal, localhost or a PLASMA_ADMIN_ALLOWED_HOSTS name (docs/admin.md#security).
 EXPOSE 9090 50051
 
 USER bun

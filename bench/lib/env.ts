@@ -34,12 +34,12 @@ export interface StoreProcessHandle {
   stop(): Promise<void>;
 }
 
-/** Starts `plasma_store -m memoryBytes` (plus flags) as a child process on a socket in a fresh temp dir. */
-export async function startStore(memoryBytes: number, flags: string[] = []): Promise<StoreProcessHandle> {
+/** Starts `plasma_store -m capacityBytes` (plus flags) as a child process on a socket in a fresh temp dir. */
+export async function startStore(capacityBytes: number, flags: string[] = []): Promise<StoreProcessHandle> {
   const dir = tempDir();
   const socketPath = join(dir, "plasma.sock");
   let output = "";
-  const proc = Bun.spawn(["bun", STORE_CLI, "-m", String(memoryBytes), "-s", socketPath, ...flags], {
+  const proc = Bun.spawn(["bun", STORE_CLI, "-m", String(capacityBytes), "-s", socketPath, ...flags], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

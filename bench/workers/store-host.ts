@@ -8,9 +8,9 @@ import { startStore } from "../../src/daemon/index.ts";
 import { silentLogger } from "../../src/log.ts";
 import { tempDir } from "../lib/env.ts";
 
-const memoryBytes = Number(process.argv[2]);
+const capacityBytes = Number(process.argv[2]);
 const dir = tempDir();
-const store = await startStore({ memoryBytes, socketPath: join(dir, "plasma.sock"), logger: silentLogger });
+const store = await startStore({ capacityBytes, socketPath: join(dir, "plasma.sock"), logger: silentLogger });
 console.log(`ready ${store.socketPath}`);
 
 function rssAnonBytes(): number {

@@ -1,7 +1,9 @@
 /**
- * Errors of the admin plane. Each has a stable `code` named after the gRPC status it maps to; the HTTP
- * edge maps the same codes to HTTP statuses.
+ * Errors of the admin plane: PlasmaError subclasses. Each AdminError has a stable `code` named after the
+ * gRPC status it maps to; the HTTP edge maps the same codes to HTTP statuses. Both edges test
+ * `instanceof AdminError` before `instanceof PlasmaError`, so these keep their own statuses.
  */
+import { PlasmaError } from "../protocol/errors.ts";
 
 export type AdminErrorCode =
   | "INVALID_ARGUMENT"
@@ -12,12 +14,10 @@ export type AdminErrorCode =
   | "RESOURCE_EXHAUSTED"
   | "UNAVAILABLE";
 
-export class AdminError extends Error {
-  readonly code: AdminErrorCode;
+export class AdminError extends PlasmaError {
+  declare readonly code: AdminErrorCode;
   constructor(code: AdminErrorCode, message: string) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
+    super(message, code);
   }
 }
 
@@ -66,6 +66,13 @@ export class AdminResourceExhaustedError extends AdminError {
 export class AdminUnavailableError extends AdminError {
   constructor(message: string) {
     super("UNAVAILABLE", message);
+  }
+}
+
+/** An admin endpoint could not listen on its address (in use, not local, ...); raised only at start-up. */
+export class AdminListenError extends PlasmaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, "ADMIN_LISTEN", options);
   }
 }
 

@@ -4,7 +4,12 @@ import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "../log.ts";
 import { PlasmaError } from "../protocol/errors.ts";
 import { type AdminAuth, describeAuthFailure } from "./auth.ts";
-import { AdminError, AdminInvalidArgumentError, AdminPermissionDeniedError } from "./errors.ts";
+import {
+  AdminError,
+  AdminInvalidArgumentError,
+  AdminListenError,
+  AdminPermissionDeniedError,
+} from "./errors.ts";
 import { adminServiceDefinition, loadAdminDefinition } from "./proto.ts";
 import {
   type AdminService,
@@ -312,7 +317,10 @@ export async function startAdminGrpc(options: AdminGrpcOptions): Promise<AdminGr
   const target = formatHostPort(options.host, options.port);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {
-      if (error !== null) reject(new Error(`Cannot serve admin gRPC on ${target}: ${error.message}`));
+      if (error !== null)
+        reject(
+          new AdminListenError(`Cannot serve admin gRPC on ${target}: ${error.message}`, { cause: error }),
+        );
       else resolve(boundPort);
     });
   });

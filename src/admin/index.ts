@@ -27,7 +27,7 @@ export {
   DEFAULT_ADMIN_GRPC,
   DEFAULT_ADMIN_HTTP,
 } from "./config.ts";
-export { AdminError, type AdminErrorCode } from "./errors.ts";
+export { AdminError, type AdminErrorCode, AdminListenError } from "./errors.ts";
 export { ADMIN_PROTO_PATH, ADMIN_SERVICE_NAME } from "./proto.ts";
 export type {
   AdminEndpointsView,

@@ -105,7 +105,7 @@ export class Connection {
       if (arenaFd === null) throw new ProtocolError(`The store at ${socketPath} sent no arena descriptor.`);
       const connection = new Connection(socketPath, welcome, arenaFd, log);
       await connection.#adopt(fd);
-      await connection.#hello(welcome);
+      await connection.#hello();
       return connection;
     } catch (error) {
       if (arenaFd !== null) closeFd(arenaFd);
@@ -288,17 +288,12 @@ export class Connection {
     this.#socket = await Bun.connect<undefined>(options);
   }
 
-  async #hello(welcome: Welcome): Promise<void> {
+  /** The Welcome's version was checked by its codec; the store checks the client's in Hello. */
+  async #hello(): Promise<void> {
     const pending = this.request(MessageType.Hello, HelloCodec.encodeRequest, {
       version: PROTOCOL_VERSION,
       pid: process.pid,
     });
-    if (welcome.version !== PROTOCOL_VERSION) {
-      pending.catch(() => {});
-      throw new ProtocolError(
-        `Protocol version mismatch: plasma_store at ${this.socketPath} speaks version ${welcome.version}, this client speaks ${PROTOCOL_VERSION}; use matching bun-plasma versions.`,
-      );
-    }
     HelloCodec.decodeReply(await pending);
   }
 

@@ -20,7 +20,7 @@ import { DEFAULT_SOCKET_PATH, type StoreOptions } from "./start.ts";
 /** The plasma_store command line and PLASMA_* environment, read into StoreOptions. */
 
 /** Capacity when neither -m nor PLASMA_MEMORY is given. The arena costs nothing until pages are touched. */
-export const DEFAULT_MEMORY_BYTES = 1024 ** 3;
+export const DEFAULT_CAPACITY_BYTES = 1024 ** 3;
 
 export const USAGE = `Usage: plasma_store [options]
 
@@ -86,7 +86,7 @@ export function parseCli(
     throw new UsageError((error as Error).message);
   }
   const v = parsed.values;
-  if (v.help === true) return { help: true, options: { memoryBytes: DEFAULT_MEMORY_BYTES } };
+  if (v.help === true) return { help: true, options: { capacityBytes: DEFAULT_CAPACITY_BYTES } };
   const memoryText = v.memory ?? env.PLASMA_MEMORY;
   const eviction = v.eviction ?? env.PLASMA_EVICTION ?? "lru";
   if (!(EVICTION_POLICY_NAMES as readonly string[]).includes(eviction)) {
@@ -95,7 +95,7 @@ export function parseCli(
     );
   }
   const options: StoreOptions = {
-    memoryBytes: memoryText === undefined ? DEFAULT_MEMORY_BYTES : parseBytes(memoryText, "-m"),
+    capacityBytes: memoryText === undefined ? DEFAULT_CAPACITY_BYTES : parseBytes(memoryText, "-m"),
     socketPath: v.socket ?? env.PLASMA_SOCKET ?? DEFAULT_SOCKET_PATH,
     directory: v.directory ?? (env.PLASMA_DIRECTORY || undefined),
     hugePages: v["huge-pages"] === true || env.PLASMA_HUGE_PAGES === "1",

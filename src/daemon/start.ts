@@ -27,7 +27,7 @@ const packageVersion: string = packageJson.version;
 
 export interface StoreOptions {
   /** Capacity in bytes (what `-m` takes). */
-  memoryBytes: number;
+  capacityBytes: number;
   /** Unix socket path; default /tmp/plasma. */
   socketPath?: string;
   /** Back the arena with an unlinked file in this directory (e.g. /dev/shm, a hugetlbfs mount). */
@@ -97,7 +97,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   const arenaIo = openArenaIo(prepared, options.readOnlyUids);
   cleanup.defer(() => arenaIo.close());
   const core = new StoreCore({
-    capacityBytes: options.memoryBytes,
+    capacityBytes: options.capacityBytes,
     evictionPolicy: options.evictionPolicy,
     limits: options.limits,
   });
@@ -156,7 +156,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   let stopped: Promise<void> | null = null;
   return {
     socketPath,
-    capacityBytes: options.memoryBytes,
+    capacityBytes: options.capacityBytes,
     arena,
     memoryAccounting: () => prepared.accounting(),
     core,
@@ -263,7 +263,7 @@ function logStarted(log: Logger, options: StoreOptions, parts: StartedParts): vo
   const { arena } = prepared;
   log.info(
     {
-      capacityBytes: options.memoryBytes,
+      capacityBytes: options.capacityBytes,
       arenaBytes: arena.sizeBytes,
       backing: arena.backing,
       directory: arena.path,

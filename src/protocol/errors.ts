@@ -43,7 +43,17 @@ export type PlasmaErrorCode =
   | "SPILL_DISK_FULL"
   | "SPILL_DIRECTORY"
   | "SPILL_DIRECTORY_LOCKED"
-  | "SPILL_CANCELLED";
+  | "SPILL_CANCELLED"
+  // The admin plane (src/admin/errors.ts), named after the gRPC status each maps to; never on the client wire.
+  | "INVALID_ARGUMENT"
+  | "NOT_FOUND"
+  | "FAILED_PRECONDITION"
+  | "PERMISSION_DENIED"
+  | "UNAUTHENTICATED"
+  | "RESOURCE_EXHAUSTED"
+  | "UNAVAILABLE"
+  // An admin endpoint could not listen at start-up.
+  | "ADMIN_LISTEN";
 
 /** Base class of every error this package throws on purpose. */
 export class PlasmaError extends Error {

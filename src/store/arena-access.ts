@@ -26,6 +26,16 @@ export interface ArenaAccessTarget {
   hugePages: boolean;
 }
 
+/**
+ * Where a reader on another thread of the store (the hash worker) preads arena bytes: the descriptor, and
+ * the position of arena offset 0 in it. Valid until the ArenaAccess is closed.
+ */
+export interface ArenaReadTarget {
+  readonly mode: "file" | "process-memory";
+  readonly fd: number;
+  readonly basePosition: number;
+}
+
 /** Which way the store must touch this arena (see the file comment). */
 export function arenaAccessMode(arena: ArenaAccessTarget): ArenaAccessMode {
   if (arena.hugePages) return "process-memory";
@@ -84,6 +94,12 @@ export class ArenaAccess {
       return lengthBytes === 0 ? new Uint8Array(0) : this.#view(offset, lengthBytes);
     }
     return this.read(offset, lengthBytes);
+  }
+
+  /** Where another thread must pread this arena, or null when it may read the mapping (`mapped`). */
+  get readTarget(): ArenaReadTarget | null {
+    if (this.mode === "mapped") return null;
+    return { mode: this.mode, fd: this.#ioFd, basePosition: this.#ioBase };
   }
 
   /** Writes `bytes` at `offset`; throws PlasmaError when the kernel refuses (e.g. EIO, ENOSPC). */

@@ -10,6 +10,7 @@
  */
 import type { Logger } from "../log.ts";
 import { ObjectNotFoundError, PlasmaError } from "../protocol/errors.ts";
+import type { ArenaReadTarget } from "./arena-access.ts";
 import type { HashFigures } from "./debug-string.ts";
 import type { HashJob, HashJobResult } from "./hash-worker.ts";
 import { hexOf, type StoreCore } from "./store.ts";
@@ -22,8 +23,10 @@ export type HashDone = (result: Uint8Array | PlasmaError) => void;
 
 export interface HashServiceOptions {
   core: StoreCore;
-  /** Address of the store's mapping of the arena (the worker views it there). */
+  /** Address of the store's mapping of the arena (the worker views it there in `mapped` mode). */
   arenaAddress: number;
+  /** Where the worker preads the arena instead of touching the mapping (`-d` files, huge pages), or null. */
+  arenaReadTarget: ArenaReadTarget | null;
   /** Arena bytes [offset, offset + lengthBytes), for inline hashes (the server's own view). */
   readArena(offset: number, lengthBytes: number): Uint8Array;
   /** Called before the worker reads the arena (the server checks a `-d` file still has its size). */
@@ -106,6 +109,7 @@ export class HashService {
       const job = {
         jobId: this.#nextJobId++,
         arenaAddress: this.#o.arenaAddress,
+        readTarget: this.#o.arenaReadTarget,
         offset: entry.offset,
         lengthBytes,
       };

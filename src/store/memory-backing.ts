@@ -49,7 +49,7 @@ export class MemoryBackingError extends PlasmaError {
 }
 
 export interface ArenaRequest {
-  memoryBytes: number;
+  capacityBytes: number;
   directory?: string;
   hugePages?: boolean;
   /** Fault every page in at start-up. */
@@ -110,7 +110,7 @@ export function prepareArena(request: ArenaRequest, log: Logger): PreparedArena 
   let arena: ArenaFile;
   try {
     arena = createArenaFile({
-      sizeBytes: request.memoryBytes,
+      sizeBytes: request.capacityBytes,
       directory: request.directory,
       hugePages: request.hugePages,
       name: "plasma-arena",
@@ -177,7 +177,7 @@ export function checkBacking(request: ArenaRequest): void {
   if (request.directory !== undefined) {
     checkDirectory(request, request.directory);
   } else if (request.hugePages === true) {
-    checkHugePagePool(roundUp(request.memoryBytes, HUGE_PAGE_SIZE), HUGE_PAGE_SIZE, "memfd");
+    checkHugePagePool(roundUp(request.capacityBytes, HUGE_PAGE_SIZE), HUGE_PAGE_SIZE, "memfd");
   }
 }
 
@@ -201,18 +201,18 @@ function checkDirectory(request: ArenaRequest, directory: string): void {
     );
   }
   if (space.isHugetlbfs) {
-    const arenaBytes = roundUp(request.memoryBytes, space.blockSizeBytes);
+    const arenaBytes = roundUp(request.capacityBytes, space.blockSizeBytes);
     checkHugePagePool(arenaBytes, space.blockSizeBytes, directory);
     if (arenaBytes > space.freeBytes) {
       throw new MemoryBackingError(
         "HUGE_PAGES_UNAVAILABLE",
-        `The hugetlbfs mount ${directory} can hold ${formatBytesCompact(space.freeBytes)} more but the arena needs ${formatBytesCompact(arenaBytes)} (-m ${request.memoryBytes} rounded up to ${formatBytesCompact(space.blockSizeBytes)} pages). ` +
+        `The hugetlbfs mount ${directory} can hold ${formatBytesCompact(space.freeBytes)} more but the arena needs ${formatBytesCompact(arenaBytes)} (-m ${request.capacityBytes} rounded up to ${formatBytesCompact(space.blockSizeBytes)} pages). ` +
           `Remount it with a larger size= (\`mount -o remount,size=${shmSizeFlag(arenaBytes).toUpperCase()} ${directory}\`) or lower -m to at most ${space.freeBytes}.`,
       );
     }
     return;
   }
-  const arenaBytes = roundUp(request.memoryBytes, SYSTEM_PAGE_SIZE);
+  const arenaBytes = roundUp(request.capacityBytes, SYSTEM_PAGE_SIZE);
   if (arenaBytes > space.freeBytes)
     throw noSpaceError(directory, arenaBytes, space.freeBytes, space.totalBytes);
 }
@@ -295,7 +295,7 @@ function explainCreateFailure(request: ArenaRequest, error: unknown): Error {
   if (error instanceof MemoryBackingError) return error;
   const code = error instanceof SystemError ? error.errnoName : "";
   if (request.hugePages === true && (code === "ENOMEM" || code === "EINVAL" || code === "ENOSPC")) {
-    const arenaBytes = roundUp(request.memoryBytes, HUGE_PAGE_SIZE);
+    const arenaBytes = roundUp(request.capacityBytes, HUGE_PAGE_SIZE);
     try {
       checkHugePagePool(arenaBytes, HUGE_PAGE_SIZE, request.directory ?? "memfd");
     } catch (explained) {

@@ -206,6 +206,7 @@ export class StoreServer {
     this.#hashes = new HashService({
       core: options.core,
       arenaAddress: options.arena.address,
+      arenaReadTarget: options.arena.access.readTarget,
       readArena: (offset, lengthBytes) => this.#arenaView(offset, lengthBytes),
       beforeArenaRead: () => this.#guardArena(),
       logger: options.logger,

@@ -29,15 +29,15 @@ describe("sizes and flags", () => {
       {},
     );
     expect(options).toMatchObject({
-      memoryBytes: 1e6,
+      capacityBytes: 1e6,
       socketPath: "/tmp/x",
       directory: "/dev/shm",
       hugePages: true,
       evictionPolicy: "fifo",
     });
     const fromEnv = parseCli([], { PLASMA_MEMORY: "2G", PLASMA_SOCKET: "/tmp/y" }).options;
-    expect(fromEnv).toMatchObject({ memoryBytes: 2 * 1024 ** 3, socketPath: "/tmp/y", hugePages: false });
-    expect(parseCli(["-m", "5"], { PLASMA_MEMORY: "2G" }).options.memoryBytes).toBe(5);
+    expect(fromEnv).toMatchObject({ capacityBytes: 2 * 1024 ** 3, socketPath: "/tmp/y", hugePages: false });
+    expect(parseCli(["-m", "5"], { PLASMA_MEMORY: "2G" }).options.capacityBytes).toBe(5);
     expect(() => parseCli(["--eviction", "random"], {})).toThrow(UsageError);
     expect(() => parseCli(["--bogus"], {})).toThrow(UsageError);
     expect(parseCli(["--help"], {}).help).toBe(true);

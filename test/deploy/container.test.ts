@@ -100,7 +100,7 @@ afterAll(() => {
 
 describe.skipIf(!hasPodman)("the container image", () => {
   containerTest(
-    "store container: --shm-size, clients through the socket volume (host, other user), healthy, clean stop",
+    "store container: a sealed memfd arena larger than /dev/shm, clients through the socket volume (host, other user), healthy, clean stop",
     async () => {
       const volume = socketVolume("run-plasma");
       const store = name("store");
@@ -111,7 +111,8 @@ describe.skipIf(!hasPodman)("the container image", () => {
         store,
         "--network",
         "none",
-        "--shm-size=128m",
+        // The default arena is a memfd, not a file in /dev/shm: a /dev/shm smaller than -m does not matter.
+        "--shm-size=16m",
         "-v",
         `${volume}:/run/plasma`,
         "-e",
@@ -131,10 +132,11 @@ describe.skipIf(!hasPodman)("the container image", () => {
 
       const started = startLine(logs(store));
       expect(started).toMatchObject({
-        backing: "file",
-        directory: "/dev/shm",
+        backing: "memfd",
+        directory: null,
         arenaBytes: 64 * MiB,
-        reservedBytes: 64 * MiB,
+        reservedBytes: 0,
+        arenaAccess: "mapped",
         socket: "/run/plasma/plasma.sock",
         socketMode: "0660",
         adminHttp: "0.0.0.0:9090",
@@ -181,7 +183,7 @@ describe.skipIf(!hasPodman)("the container image", () => {
   );
 
   containerTest(
-    "a container whose /dev/shm is smaller than -m refuses to start and says which --shm-size to use",
+    "with PLASMA_DIRECTORY=/dev/shm, a /dev/shm smaller than -m refuses to start and says which --shm-size to use",
     async () => {
       const tooSmall = await podmanAsync([
         "run",
@@ -189,6 +191,8 @@ describe.skipIf(!hasPodman)("the container image", () => {
         "--network",
         "none",
         "--shm-size=16m",
+        "-e",
+        "PLASMA_DIRECTORY=/dev/shm",
         "-e",
         "PLASMA_ADMIN_HTTP=off",
         "-e",
@@ -260,7 +264,11 @@ describe.skipIf(!hasPodman)("the container image", () => {
         const clientOut = logs(clientName);
         const result = clientOut.split("\n").find((l) => l.startsWith("{"));
         expect(JSON.parse(result as string)).toMatchObject({ ok: true, uid: 2000, capacityBytes: 256 * MiB });
-        expect(startLine(logs(storeName))).toMatchObject({ directory: "/dev/shm", reservedBytes: 256 * MiB });
+        expect(startLine(logs(storeName))).toMatchObject({
+          backing: "memfd",
+          directory: null,
+          arenaBytes: 256 * MiB,
+        });
         // The admin port is published on the host's loopback.
         const healthz = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
         expect(healthz.status).toBe(200);

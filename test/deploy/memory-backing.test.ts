@@ -128,7 +128,7 @@ describe("memory accounting (startStore handle)", () => {
     const dir = tempDir();
     try {
       const plain = await startStore({
-        memoryBytes: 16 * MiB,
+        capacityBytes: 16 * MiB,
         socketPath: join(dir, "a.sock"),
         logger: silentLogger,
       });
@@ -153,7 +153,7 @@ describe("memory accounting (startStore handle)", () => {
         await plain.stop();
       }
       const warm = await startStore({
-        memoryBytes: 16 * MiB,
+        capacityBytes: 16 * MiB,
         socketPath: join(dir, "b.sock"),
         prefault: true,
         logger: silentLogger,

@@ -346,7 +346,7 @@ beforeAll(async () => {
   dir = tempDir("plasma-fuzz-");
   const counter = { write: () => violations++ };
   store = await startStore({
-    memoryBytes: CAPACITY,
+    capacityBytes: CAPACITY,
     socketPath: join(dir, "plasma.sock"),
     logger: pino({ level: "warn" }, counter),
   });

@@ -55,9 +55,12 @@ async function fdsBackTo(pid: number, baseline: number): Promise<void> {
 
 let current: Awaited<ReturnType<typeof startAdminStore>>;
 
-async function withDirectoryStore(body: (dir: string) => Promise<void>): Promise<void> {
+async function withDirectoryStore(
+  body: (dir: string) => Promise<void>,
+  capacityBytes = 8 * MiB,
+): Promise<void> {
   const dir = tempDir("plasma-unsealed-");
-  current = await startAdminStore({ memory: String(8 * MiB), args: ["-d", dir] });
+  current = await startAdminStore({ memory: String(capacityBytes), args: ["-d", dir] });
   try {
     await body(dir);
   } finally {
@@ -125,5 +128,44 @@ describe("an unsealed (-d) arena truncated by a client", () => {
       await fdsBackTo(store.proc.pid, baselineFds);
       await worker.disconnect();
     });
+  });
+
+  test("a 96 MiB object hashed off the loop while a client keeps truncating: the worker preads, no SIGBUS", async () => {
+    await withDirectoryStore(async () => {
+      const { store } = current;
+      const owner = await connect(store.socketPath);
+      const big = ObjectID.fromRandom();
+      const buffer = await owner.create(big, 96 * MiB);
+      new Uint8Array(buffer).fill(0x5a);
+      await owner.seal(big); // the owner never touches its view again: the file is about to be cut
+      const small = await putSome(owner, 2);
+      // A first large hash starts the hash worker, whose event loop holds descriptors of its own.
+      const warmUp = ObjectID.fromRandom();
+      await owner.createAndSeal(warmUp, new Uint8Array(2 * MiB).fill(1));
+      expect((await owner.hash(warmUp)).length).toBe(8);
+      const baselineFds = fdCount(store.proc.pid);
+      const attacker = spawnChild(TRUNCATE, [store.socketPath, "loop"]);
+      await attacker.waitForLine(/looping/);
+      const hasher = await connect(store.socketPath);
+      const hashed = hasher.hash(big);
+      // Others are answered meanwhile, on requests that do not touch their own mappings of the cut file.
+      const other = await connect(store.socketPath);
+      for (let round = 0; round < 20; round++) {
+        expect(await other.contains(big)).toBe(true);
+        expect((await other.getMetadata(small, { timeoutMs: 0 })).length).toBe(2);
+        const id = ObjectID.fromRandom();
+        await other.createAndSeal(id, new Uint8Array(256).fill(round), enc.encode("during"));
+        await other.delete([id]);
+      }
+      expect((await hashed).length).toBe(8);
+      expect(store.proc.exitCode).toBeNull();
+      expect(attacker.proc.exitCode).toBeNull(); // it was still truncating all along
+      await attacker.kill();
+      await other.disconnect();
+      await hasher.disconnect();
+      await othersAnswered();
+      await fdsBackTo(store.proc.pid, baselineFds);
+      await owner.disconnect();
+    }, 128 * MiB);
   });
 });

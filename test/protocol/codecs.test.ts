@@ -44,7 +44,12 @@ import {
   StoreFullError,
 } from "../../src/protocol/errors.ts";
 import { FLAG_ERROR, FLAG_MORE, FLAG_REPLY } from "../../src/protocol/frame.ts";
-import { FRAME_HEADER_BYTES, MAX_TIMEOUT_MS } from "../../src/protocol/limits.ts";
+import {
+  FRAME_HEADER_BYTES,
+  MAX_TIMEOUT_MS,
+  PROTOCOL_VERSION,
+  WELCOME_MAGIC,
+} from "../../src/protocol/limits.ts";
 import { OBJECT_ID_BYTES, objectKey } from "../../src/protocol/object-id.ts";
 
 /**
@@ -128,7 +133,7 @@ const none = fc.constant(undefined);
 const ERROR_FIELDS = (e: PlasmaError) => ({ class: e.constructor, message: e.message });
 
 const welcome = fc.record({
-  version: fc.integer({ min: 0, max: 0xffff }),
+  version: fc.constant(PROTOCOL_VERSION),
   capacityBytes: u64,
   arenaBytes: u64,
   clientId: u32,
@@ -523,6 +528,26 @@ describe.each(CASES.map((c) => [c.name, c] as const))("%s", (_name, c) => {
       }),
     );
   });
+});
+
+test("a Welcome of another version is a version mismatch, whatever follows the version", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 0xffff }).filter((v) => v !== PROTOCOL_VERSION),
+      fc.uint8Array({ maxLength: 64 }),
+      (version, rest) => {
+        const body = new ByteWriter();
+        body.u32(WELCOME_MAGIC);
+        body.u16(version);
+        body.raw(rest);
+        const decode = () => WelcomeCodec.decode(new ByteReader(body.bytes.subarray(0, body.length)));
+        expect(decode).toThrow(ProtocolError);
+        expect(decode).toThrow(
+          `Protocol version mismatch: the plasma_store speaks version ${version}, this client speaks ${PROTOCOL_VERSION}`,
+        );
+      },
+    ),
+  );
 });
 
 test("limits: a count over the id limit, a timeout out of range, a zero release, a short hash", () => {

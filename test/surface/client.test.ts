@@ -12,7 +12,9 @@ import {
   type ObjectNotification,
   type PlasmaClient,
   PlasmaConnectionError,
+  ProtocolError,
 } from "../../src/client/index.ts";
+import { PROTOCOL_VERSION } from "../../src/protocol/limits.ts";
 import {
   adminHttp,
   BROKEN_STORE,
@@ -81,6 +83,24 @@ test("connect({ logger }) gets the client's own warnings: a store sending a bad 
     expect(lines.map((l) => [l.level, l.msg])).toContainEqual([50, "bad frame from plasma_store; closing"]);
   } finally {
     expect(await broken.stop()).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a store of protocol version 1 (a Welcome without the flags word) gets the version mismatch error", async () => {
+  const dir = tempDir();
+  const socketPath = join(dir, "old.sock");
+  const old = spawnChild(["bun", BROKEN_STORE, socketPath, "old-welcome"]);
+  try {
+    await old.waitForStdout(/listening/);
+    const error = await connect(socketPath).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect((error as ProtocolError).code).toBe("PROTOCOL_ERROR");
+    expect((error as Error).message).toBe(
+      `The peer at ${socketPath}: Protocol version mismatch: the plasma_store speaks version 1, this client speaks ${PROTOCOL_VERSION}; use matching bun-plasma versions.`,
+    );
+  } finally {
+    expect(await old.stop()).toBe(0);
     rmSync(dir, { recursive: true, force: true });
   }
 });

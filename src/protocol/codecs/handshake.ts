@@ -61,11 +61,20 @@ export const WelcomeCodec = {
     endFrame(out, at);
   },
 
-  /** The welcome, or the store's refusal as a typed error (returned, not thrown). */
+  /**
+   * The welcome, or the store's refusal as a typed error (returned, not thrown). The version is checked
+   * before anything after it is read: a store of another version may lay the rest out differently, and
+   * must get the version mismatch error (thrown), not a complaint about the rest of its frame.
+   */
   decode(r: ByteReader): Welcome | PlasmaError {
     if (r.u32("magic") !== WELCOME_MAGIC)
       throw new ProtocolError("The peer is not a plasma_store (bad magic).");
     const version = r.u16("version");
+    if (version !== PROTOCOL_VERSION) {
+      throw new ProtocolError(
+        `Protocol version mismatch: the plasma_store speaks version ${version}, this client speaks ${PROTOCOL_VERSION}; use matching bun-plasma versions.`,
+      );
+    }
     const status = r.u8("status");
     if (status !== 0) {
       const refusal = errorFromWire(status, r.string(MAX_ERROR_MESSAGE_BYTES, "refusal"));
