@@ -35,7 +35,7 @@ interface Seen {
 }
 
 /** The recording proxy of clients/frame-proxy.ts, with the lines it printed so far. */
-class Proxy {
+class RecordingProxy {
   readonly lines: Seen[] = [];
   readonly #proc: Subprocess<"ignore", "pipe", "inherit">;
   readonly socketPath: string;
@@ -138,11 +138,11 @@ function batchOf(...encoders: ((out: ByteWriter) => void)[]): ByteWriter {
 const bytesOf = (text: string) => new TextEncoder().encode(text);
 
 describe("through the client", () => {
-  let proxy: Proxy;
+  let proxy: RecordingProxy;
   let client: PlasmaClient;
 
   beforeAll(async () => {
-    proxy = new Proxy(fx.store.socketPath, join(fx.store.dir, "proxy.sock"));
+    proxy = new RecordingProxy(fx.store.socketPath, join(fx.store.dir, "proxy.sock"));
     await proxy.ready();
     client = await connect(proxy.socketPath);
   });
