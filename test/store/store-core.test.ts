@@ -33,7 +33,7 @@ function setup(capacityBytes = 10_000, policy: "lru" | "fifo" | "lfu" | "none" =
 function getSync(core: StoreCore, client: number, keys: string[], timeoutMs = 0): GetResult {
   let result: GetResult | undefined;
   core.get(client, keys, timeoutMs, (r) => {
-    result = r as GetResult;
+    result = r;
   });
   if (result === undefined) throw new Error("get did not complete synchronously");
   return result;
@@ -317,7 +317,7 @@ describe("StoreCore gets", () => {
     const [x, y] = [spec(30), spec(31)];
     let result: GetResult | null = null;
     core.get(b, [x.key, y.key], -1, (r) => {
-      result = r as GetResult;
+      result = r;
     });
     core.create(a, x);
     core.seal(a, x.key);
@@ -338,7 +338,7 @@ describe("StoreCore gets", () => {
     core.seal(a, x.key);
     let result: GetResult | null = null;
     core.get(b, [x.key, y.key], 100, (r) => {
-      result = r as GetResult;
+      result = r;
     });
     clock.advance(99);
     expect(result).toBeNull();
