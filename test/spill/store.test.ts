@@ -1,33 +1,13 @@
 /** Spilling through the CLI and the client API (issue 16): Plasma's external-store test, delete, hash. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { connect, ObjectID, type PlasmaClient } from "../../src/client/index.ts";
+import { connect, ObjectID } from "../../src/client/index.ts";
 import { startStoreProcess } from "../helpers/store-process.ts";
 import { waitUntil } from "../helpers/wait.ts";
-import { patternBytes } from "./helpers.ts";
+import { patternBytes, putObject, readBack, spillDir } from "./helpers.ts";
 
 const KIB = 1024;
-
-export function spillDir(): string {
-  return mkdtempSync(join(tmpdir(), "plasma-spill-test-"));
-}
-
-export async function putObject(client: PlasmaClient, id: ObjectID, data: Uint8Array, metadata: Uint8Array) {
-  const buffer = await client.create(id, data.length, metadata);
-  buffer.set(data);
-  await client.seal(id);
-  await client.release(id);
-}
-
-export async function readBack(client: PlasmaClient, id: ObjectID): Promise<Uint8Array> {
-  const [buffer] = await client.getBuffers([id], { timeoutMs: 0 });
-  if (buffer === null || buffer === undefined) throw new Error(`object ${id.hex()} not found`);
-  const copy = Uint8Array.from(buffer);
-  await client.release(id);
-  return copy;
-}
 
 function shuffled<T>(items: readonly T[], seed: number): T[] {
   const out = [...items];
