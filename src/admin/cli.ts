@@ -22,7 +22,7 @@ export const ADMIN_USAGE = `Usage: plasma-admin [--addr HOST:PORT] [--socket PAT
 Commands:
   info                      store version, pid, socket, capacity, backing, uptime, policy, endpoints
   stats                     memory, objects by state, clients, counters since start
-  ls [--state created|sealed] [--limit N] [--order create_time|size|last_access] [--desc]
+  ls [--state created|sealed|spilled] [--limit N] [--order create_time|size|last_access] [--desc]
      [--prefix HEX] [--min-size BYTES] [--max-size BYTES]
                             list objects
   show ID                   one object, with its metadata
@@ -225,6 +225,7 @@ async function run(client: AdminClient, command: string, args: string[], f: Flag
         all: "OBJECT_STATE_UNSPECIFIED",
         created: "OBJECT_STATE_CREATED",
         sealed: "OBJECT_STATE_SEALED",
+        spilled: "OBJECT_STATE_SPILLED",
       };
       const orders: Record<string, ListObjectsQuery["orderBy"]> = {
         create_time: "ORDER_BY_CREATE_TIME",
@@ -232,7 +233,7 @@ async function run(client: AdminClient, command: string, args: string[], f: Flag
         last_access: "ORDER_BY_LAST_ACCESS",
       };
       const state = states[stateText];
-      if (state === undefined) throw new UsageError("--state takes created, sealed or all.");
+      if (state === undefined) throw new UsageError("--state takes created, sealed, spilled or all.");
       const orderBy = orders[(f.order ?? "create_time").toLowerCase()];
       if (orderBy === undefined) throw new UsageError("--order takes create_time, size or last_access.");
       const query: ListObjectsQuery = {

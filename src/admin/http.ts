@@ -66,6 +66,7 @@ function intParam(params: URLSearchParams, ...names: string[]): number | undefin
 const STATES: Record<string, ListObjectsQuery["state"]> = {
   created: "OBJECT_STATE_CREATED",
   sealed: "OBJECT_STATE_SEALED",
+  spilled: "OBJECT_STATE_SPILLED",
   all: "OBJECT_STATE_UNSPECIFIED",
 };
 const ORDERS: Record<string, ListObjectsQuery["orderBy"]> = {

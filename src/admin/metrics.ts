@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { registerClusterMetrics } from "./cluster-metrics.ts";
 import { ResidencySampler, type ResidentBytesIn } from "./residency.ts";
 import type { AdminService, CountersView } from "./service.ts";
+import { registerSpillMetrics } from "./spill-metrics.ts";
 
 /** Data-path operations whose latency (request in to reply out, waiting included) is recorded. */
 export type LatencyOperation = "create" | "seal" | "get";
@@ -138,6 +139,7 @@ export class AdminMetrics {
         registers: [r],
       });
     this.#latency = { create: histogram("create"), seal: histogram("seal"), get: histogram("get") };
+    if (service.core.spillEnabled) registerSpillMetrics(r, service.core);
     this.close = service.cluster.enabled ? registerClusterMetrics(r, service.cluster) : () => {};
   }
 

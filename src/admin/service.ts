@@ -19,7 +19,7 @@ import {
  * method is a synchronous read or a single core call.
  */
 
-export type ObjectStateName = "OBJECT_STATE_CREATED" | "OBJECT_STATE_SEALED";
+export type ObjectStateName = "OBJECT_STATE_CREATED" | "OBJECT_STATE_SEALED" | "OBJECT_STATE_SPILLED";
 export type OrderByName = "ORDER_BY_CREATE_TIME" | "ORDER_BY_SIZE" | "ORDER_BY_LAST_ACCESS";
 export type EventKindName =
   | "EVENT_KIND_OBJECT_CREATED"
@@ -234,6 +234,7 @@ export function keyOfHex(id: string): string {
 }
 
 function stateName(entry: ObjectEntry): ObjectStateName {
+  if (entry.state === "spilled") return "OBJECT_STATE_SPILLED";
   return entry.state === "sealed" ? "OBJECT_STATE_SEALED" : "OBJECT_STATE_CREATED";
 }
 
@@ -262,7 +263,8 @@ function clientOf(status: ClientStatus, referencesHeld = 0): ClientView {
   };
 }
 
-const EVENT_KIND_OF: Record<StoreEvent["kind"], EventKindName> = {
+/** Spill events (object_spilled, object_restored, spill_*) are not in the event stream: metrics count them. */
+const EVENT_KIND_OF: Partial<Record<StoreEvent["kind"], EventKindName>> = {
   object_created: "EVENT_KIND_OBJECT_CREATED",
   object_sealed: "EVENT_KIND_OBJECT_SEALED",
   object_aborted: "EVENT_KIND_OBJECT_ABORTED",
@@ -540,11 +542,13 @@ export class AdminService {
   }
 
   #onEvent(event: StoreEvent): void {
+    const kind = EVENT_KIND_OF[event.kind];
+    if (kind === undefined) return;
     this.#sequence++;
     if (this.#watchers.size === 0) return;
     const view: EventView = {
       sequence: this.#sequence,
-      kind: EVENT_KIND_OF[event.kind],
+      kind,
       timeMs: Date.now(),
       object: null,
       client: null,

@@ -6,6 +6,7 @@ import { provisionAdminToken, removeAdminTokenFile, tokenFileAccessOf } from "..
 import { type ArenaFile, closeFd, reopenReadOnly, residentBytes } from "../ffi/index.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { PlasmaError } from "../protocol/errors.ts";
+import { DEFAULT_MAX_METADATA_BYTES } from "../protocol/limits.ts";
 import { ArenaAccess, arenaAccessMode } from "../store/arena-access.ts";
 import type { EvictionPolicyName } from "../store/eviction/policy.ts";
 import type { StoreLimits } from "../store/limits.ts";
@@ -19,6 +20,8 @@ import {
   removeSocketFile,
   setSocketAccess,
 } from "./socket-file.ts";
+import { openSpill, startSpillEdge, stopSpillEdge } from "./spill.ts";
+import type { SpillConfig } from "./spill-config.ts";
 
 /** The composition root: builds the arena, the core, the socket server and the admin plane, and stops them. */
 
@@ -53,6 +56,8 @@ export interface StoreOptions {
   socketGroup?: number;
   /** The admin plane (gRPC, HTTP); absent: none. The plasma_store CLI turns it on by default. */
   admin?: AdminOptions;
+  /** Spill evicted objects to a directory (issue 16); absent: eviction drops them. */
+  spill?: SpillConfig;
   logger?: Logger;
 }
 
@@ -96,11 +101,23 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   // How the store touches arena bytes without a client being able to kill it, and the read-only fd.
   const arenaIo = openArenaIo(prepared, options.readOnlyUids);
   cleanup.defer(() => arenaIo.close());
+  const spillOpened =
+    options.spill === undefined
+      ? null
+      : openSpill(options.spill, log, options.limits?.maxMetadataBytes ?? DEFAULT_MAX_METADATA_BYTES);
+  if (spillOpened !== null) cleanup.defer(() => spillOpened.directory.close());
   const core = new StoreCore({
     capacityBytes: options.capacityBytes,
     evictionPolicy: options.evictionPolicy,
     limits: options.limits,
+    spill: spillOpened === null ? undefined : { budgetBytes: spillOpened.budgetBytes },
   });
+  // Spill files are written from and read into the arena: the edge stops after the server, before the arena.
+  const spillEdge = spillOpened === null ? null : startSpillEdge(core, spillOpened, address, log);
+  if (spillEdge !== null) {
+    const onStop = options.spill?.onStop === true;
+    cleanup.defer(() => stopSpillEdge(core, spillEdge, onStop, log));
+  }
   let adminPlane: AdminPlane | null = null;
   const server = new StoreServer({
     socketPath,
@@ -118,6 +135,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     helloTimeoutMs: options.helloTimeoutMs,
     readOnlyUids: options.readOnlyUids,
     observeLatency: (op, seconds) => adminPlane?.observeLatency(op, seconds),
+    spilledDigest: spillEdge === null ? undefined : (key) => spillEdge.digestOf(key),
   });
   listenPrivately(server);
   cleanup.defer(async () => {

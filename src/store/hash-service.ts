@@ -32,6 +32,8 @@ export interface HashServiceOptions {
   /** Called before the worker reads the arena (the server checks a `-d` file still has its size). */
   beforeArenaRead(): void;
   logger: Logger;
+  /** The digest of a spilled object, from its spill file's header (which has the same XXH64). */
+  spilledDigest?: (key: string) => bigint;
 }
 
 interface HashWaiter {
@@ -88,6 +90,11 @@ export class HashService {
    */
   hash(clientId: number, key: string, done: HashDone): void {
     const core = this.#o.core;
+    const spilledDigest = this.#o.spilledDigest;
+    if (spilledDigest !== undefined && core.spilledObject(key) !== undefined) {
+      done(digestBytes(spilledDigest(key)));
+      return;
+    }
     const entry = core.sealedEntry(key);
     const lengthBytes = entry.dataSize + entry.metadataSize;
     if (lengthBytes <= INLINE_HASH_MAX_BYTES) {

@@ -275,6 +275,15 @@ export class ObjectTable implements EvictionObjects {
     return slot;
   }
 
+  /** Adds a sealed object nobody holds (one restored from its spill file, issue 16); returns its slot. */
+  addSealed(object: NewObject, sealOrder: number, nowMs: number): number {
+    assert(object.creatorClientId === NO_HOLDER, "a restored object has no creator client");
+    const slot = this.add(object);
+    this.#holdCount[slot] = 0;
+    this.markSealed(slot, sealOrder, nowMs);
+    return slot;
+  }
+
   /** Seals an unsealed object at monotonic time `nowMs`. */
   markSealed(slot: number, sealOrder: number, nowMs: number): void {
     this.#checkSlot(slot);

@@ -103,6 +103,8 @@ export interface StoreServerOptions {
   observeLatency?: (op: "create" | "seal" | "get", seconds: number) => void;
   /** A connection that has not said Hello this many ms after connecting is closed (default 5000). */
   helloTimeoutMs?: number;
+  /** XXH64 of a spilled object's data ‖ metadata, from its file's header (spilling on, issue 16). */
+  spilledDigest?: (key: string) => bigint;
 }
 
 interface Connection {
@@ -210,6 +212,7 @@ export class StoreServer {
       readArena: (offset, lengthBytes) => this.#arenaView(offset, lengthBytes),
       beforeArenaRead: () => this.#guardArena(),
       logger: options.logger,
+      spilledDigest: options.spilledDigest,
     });
   }
 
@@ -745,15 +748,31 @@ export class StoreServer {
     });
   };
 
-  readonly #createAndSeal: Handler = (_socket, conn, requestId, r) => {
+  readonly #createAndSeal: Handler = (socket, conn, requestId, r) => {
     const req = CreateAndSealCodec.decodeRequest(r);
     const { id, data, metadata } = req;
     const spec = { id, key: objectKey(id), dataSize: data.length, metadataSize: metadata.length };
-    this.#core.createAndSeal(conn.clientId, spec, (entry) => {
-      this.#writeMetadata(entry, metadata);
-      this.#writeArena(entry.offset, data);
-    });
-    CreateAndSealCodec.encodeReply(conn.out, requestId);
+    // With spilling on, the create may wait for spills: the frame's bytes are copied if it does.
+    let bytes = { data, metadata };
+    let returned = false;
+    let replied = false;
+    this.#core.createAndSealOrWait(
+      conn.clientId,
+      spec,
+      (entry) => {
+        this.#writeMetadata(entry, bytes.metadata);
+        this.#writeArena(entry.offset, bytes.data);
+      },
+      (error) => {
+        replied = true;
+        if (conn.closed) return;
+        if (error !== null) ErrorReplyCodec.encode(conn.out, MessageType.CreateAndSeal, requestId, error);
+        else CreateAndSealCodec.encodeReply(conn.out, requestId);
+        if (returned) this.#scheduleFlush(socket, conn);
+      },
+    );
+    if (!replied) bytes = { data: data.slice(), metadata: metadata.slice() };
+    returned = true;
   };
 
   readonly #seal: Handler = (_socket, conn, requestId, r) => {
@@ -775,12 +794,22 @@ export class StoreServer {
   readonly #get: Handler = (socket, conn, requestId, r) => {
     const req = GetCodec.decodeRequestKeys(r);
     const getStart = performance.now();
-    this.#core.get(conn.clientId, req.keys, req.timeoutMs, (result) => {
-      this.#observe("get", getStart);
-      this.#answer(socket, conn, MessageType.Get, requestId, (out) =>
-        GetCodec.encodeReply(out, requestId, result as GetReplyEntry[]),
-      );
-    });
+    this.#core.get(
+      conn.clientId,
+      req.keys,
+      req.timeoutMs,
+      (result) => {
+        this.#observe("get", getStart);
+        this.#answer(socket, conn, MessageType.Get, requestId, (out) =>
+          GetCodec.encodeReply(out, requestId, result as GetReplyEntry[]),
+        );
+      },
+      (error) => {
+        this.#answer(socket, conn, MessageType.Get, requestId, () => {
+          throw error;
+        });
+      },
+    );
   };
 
   readonly #getMetadata: Handler = (socket, conn, requestId, r) => {

@@ -19,7 +19,17 @@ import {
   migratePolicy,
 } from "./eviction/policy.ts";
 import { defaultLimits, type StoreLimits, WAITING_CREATE_BYTES, WAITING_ID_BYTES } from "./limits.ts";
+import { type MissingObjectSource, SourceFetches } from "./object-sources.ts";
 import { type ObjectEntry, ObjectTable } from "./object-table.ts";
+import { type SpillDropReason, SpillIndex } from "./spill-index.ts";
+import {
+  SPILL_FILE_OVERHEAD_BYTES,
+  type SpilledObject,
+  type SpillOutcome,
+  type SpillSink,
+  type SpillStats,
+  spilledEntryOf,
+} from "./spill-sink.ts";
 import { type StoreCounters, type StoreStats, zeroCounters } from "./stats.ts";
 import { GetWaiter, WaiterRegistry } from "./waiters.ts";
 
@@ -34,7 +44,21 @@ export interface StoreCoreOptions {
   evictionPolicy?: EvictionPolicyName;
   limits?: Partial<StoreLimits>;
   clock?: Clock;
+  /** Spilling on (issue 16): the disk budget; the edge attaches its SpillSink with attachSpillSink. */
+  spill?: SpillOptions;
 }
+
+export interface SpillOptions {
+  budgetBytes: number;
+  /** After a failed spill write, victims are dropped for this long before spilling is tried again (default 5000). */
+  pauseAfterFailureMs?: number;
+}
+
+const DEFAULT_SPILL_PAUSE_MS = 5000;
+/** A get whose spilled objects do not all fit in memory at once gives up after this many restore rounds. */
+const MAX_RESTORE_ROUNDS = 3;
+
+type RestoreWaiter = (error: PlasmaError | null) => void;
 
 export interface ClientInfo {
   pid: number;
@@ -87,13 +111,26 @@ interface PendingCreate {
   timer: unknown;
   /** What it counts against its client's waiting budget. */
   readonly costBytes: number;
+  /** A waitMs 0 create (or a restore) waiting only for spills in flight: it fails once none is left. */
+  readonly untilSpillsSettle: boolean;
+  /** Set for the restore of a spilled object (clientId 0): it needs a block, not an entry. */
+  readonly restore: SpilledObject | null;
 }
 
 export type StoreEvent =
   | {
-      kind: "object_created" | "object_sealed" | "object_aborted" | "object_deleted" | "object_evicted";
+      kind:
+        | "object_created"
+        | "object_sealed"
+        | "object_aborted"
+        | "object_deleted"
+        | "object_evicted"
+        | "object_spilled"
+        | "object_restored";
       entry: ObjectEntry;
     }
+  | { kind: "spill_dropped"; entry: ObjectEntry; reason: SpillDropReason; startsEpisode: boolean }
+  | { kind: "spill_failed"; entry: ObjectEntry; error: PlasmaError }
   | { kind: "client_connected" | "client_disconnected"; client: ClientStatus }
   | { kind: "policy_changed"; from: EvictionPolicyName; to: EvictionPolicyName };
 
@@ -113,9 +150,35 @@ export class StoreCore {
   readonly #createQueue: PendingCreate[] = [];
   readonly #listeners = new Set<StoreEventListener>();
   readonly #clock: Clock;
+  readonly #fetches = new SourceFetches();
+  /** The core's own client (never connected): creates and holds objects for MissingObjectSources. */
+  readonly #system: ClientSession;
   #policy: EvictionPolicy;
   #nextClientId = 1;
   #nextSealOrder = 1;
+  // Spilling (issue 16): null index when off.
+  readonly #spill: SpillIndex<RestoreWaiter> | null;
+  readonly #spilled = new Map<string, SpilledObject>();
+  /** Sealed objects whose file is being written (pinned in memory), with their data + metadata bytes. */
+  readonly #spilling = new Map<string, number>();
+  #spillingBytes = 0;
+  /** Blocks allocated for restores in flight, by key. */
+  readonly #restoring = new Map<string, number>();
+  readonly #deleteAfterRestore = new Set<string>();
+  #spillSink: SpillSink | null = null;
+  #spillPausedUntilMs = Number.NEGATIVE_INFINITY;
+  #spillPauseReason: "disk-full" | "io-error" = "io-error";
+  readonly #spillPauseMs: number;
+  readonly #spillFigures = {
+    spills: 0,
+    spillBytesTotal: 0,
+    spillSecondsTotal: 0,
+    restores: 0,
+    restoreBytesTotal: 0,
+    restoreSecondsTotal: 0,
+    restoreFailures: 0,
+    spilledDeletes: 0,
+  };
 
   constructor(options: StoreCoreOptions) {
     if (!Number.isSafeInteger(options.capacityBytes) || options.capacityBytes <= 0) {
@@ -128,6 +191,9 @@ export class StoreCore {
     this.#allocator = new Allocator(options.capacityBytes);
     this.#policy = createEvictionPolicy(options.evictionPolicy ?? "lru", [], this.#objects);
     this.#clock = options.clock ?? systemClock;
+    this.#system = systemSession(this.#clock.now());
+    this.#spill = options.spill === undefined ? null : new SpillIndex(options.spill.budgetBytes);
+    this.#spillPauseMs = options.spill?.pauseAfterFailureMs ?? DEFAULT_SPILL_PAUSE_MS;
   }
 
   // ------------------------------------------------------------------ observation
@@ -172,7 +238,9 @@ export class StoreCore {
 
   /** Every object (live views), in table slot order. */
   list(): ObjectEntry[] {
-    return [...this.#objects.values()];
+    const entries = [...this.#objects.values()];
+    for (const object of this.#spilled.values()) entries.push(spilledEntryOf(object));
+    return entries;
   }
 
   /** A snapshot of the client, or undefined if it is not connected. */
@@ -297,17 +365,23 @@ export class StoreCore {
     done: (result: ObjectEntry | PlasmaError) => void,
   ): void {
     try {
-      if (waitMs === 0) {
+      if (waitMs === 0 && this.#spill === null) {
         done(this.create(clientId, spec));
         return;
       }
       const client = this.#client(clientId);
       this.#checkCreate(spec);
-      if (this.#createQueue.length === 0) {
+      // A waitMs 0 create takes memory free now (it does not queue behind others), or waits for the
+      // spills it started (see docs/spilling.md).
+      if (this.#createQueue.length === 0 || waitMs === 0) {
         const entry = this.#tryCreate(client, spec);
         if (entry !== null) {
           done(entry);
           return;
+        }
+        if (waitMs === 0 && this.#spillingBytes === 0) {
+          this.#counters.storeFullErrors++;
+          throw this.#storeFull(spec);
         }
       }
       if (client.pendingCreates.size >= this.limits.maxPendingCreatesPerClient) {
@@ -317,7 +391,16 @@ export class StoreCore {
       }
       const costBytes = WAITING_CREATE_BYTES + spec.metadataSize;
       this.#checkWaitingBudget(client, costBytes, "create");
-      const pending: PendingCreate = { clientId, spec, done, timer: null, costBytes };
+      const untilSpillsSettle = waitMs === 0;
+      const pending: PendingCreate = {
+        clientId,
+        spec,
+        done,
+        timer: null,
+        costBytes,
+        untilSpillsSettle,
+        restore: null,
+      };
       if (waitMs > 0) {
         pending.timer = this.#clock.setTimeout(() => this.#createWaitExpired(pending, waitMs), waitMs);
       }
@@ -330,7 +413,10 @@ export class StoreCore {
   }
 
   seal(clientId: number, key: string): ObjectEntry {
-    const client = this.#client(clientId);
+    return this.#sealBy(this.#client(clientId), key);
+  }
+
+  #sealBy(client: ClientSession, key: string): ObjectEntry {
     const table = this.#objects;
     const slot = table.slotOf(key);
     if (slot < 0 || !client.creating.has(key)) {
@@ -385,6 +471,34 @@ export class StoreCore {
     this.release(clientId, spec.key, 1);
   }
 
+  /**
+   * createAndSeal that, with spilling on, may wait for the spills it starts (as a waitMs 0 create):
+   * `fill` and `done` may be called later (the edge then keeps copies of the bytes). done(null) on success.
+   */
+  createAndSealOrWait(
+    clientId: number,
+    spec: CreateSpec,
+    fill: (entry: ObjectEntry) => void,
+    done: (error: PlasmaError | null) => void,
+  ): void {
+    this.createOrWait(clientId, spec, 0, (result) => {
+      if (result instanceof PlasmaError) {
+        done(result);
+        return;
+      }
+      try {
+        fill(result);
+        this.seal(clientId, spec.key);
+      } catch (error) {
+        this.#abortIfCreating(clientId, spec.key);
+        done(asPlasmaError(error));
+        return;
+      }
+      this.release(clientId, spec.key, 1);
+      done(null);
+    });
+  }
+
   // ------------------------------------------------------------------ get / release
 
   /**
@@ -393,12 +507,55 @@ export class StoreCore {
    * `done` must not throw: a get that waited completes inside another client's seal, and what goes wrong
    * answering this client is this client's alone (the edge turns it into its error reply or hangs up).
    */
-  get(clientId: number, keys: readonly string[], timeoutMs: number, done: (result: GetResult) => void): void {
+  get(
+    clientId: number,
+    keys: readonly string[],
+    timeoutMs: number,
+    done: (result: GetResult) => void,
+    fail?: (error: PlasmaError) => void,
+  ): void {
+    this.#getRestoring(clientId, keys, timeoutMs, done, fail, 0);
+  }
+
+  /**
+   * get, after restoring the spilled objects among `keys` (a restore is not bounded by timeoutMs). A
+   * failed restore fails the get (without `fail`: the object is answered as not found); objects spilled
+   * again before the get could take them are restored again, at most MAX_RESTORE_ROUNDS times.
+   */
+  #getRestoring(
+    clientId: number,
+    keys: readonly string[],
+    timeoutMs: number,
+    done: (result: GetResult) => void,
+    fail: ((error: PlasmaError) => void) | undefined,
+    round: number,
+  ): void {
     const client = this.#client(clientId);
     this.#checkGetSize(keys);
+    const restoring = this.#restoreThen(keys, (error) => {
+      if (!this.#clients.has(clientId)) return;
+      const failWith = (failure: PlasmaError) =>
+        fail === undefined ? done(this.#grant(client, keys)) : fail(failure);
+      if (error !== null) return failWith(error);
+      if (round + 1 >= MAX_RESTORE_ROUNDS && keys.some((key) => this.#spilled.has(key))) {
+        this.#counters.storeFullErrors++;
+        return failWith(
+          new StoreFullError(
+            `The ${keys.length} objects of this get do not fit in memory at once (each restored one was spilled again to restore the next); get fewer at a time or start plasma_store with a larger -m.`,
+          ),
+        );
+      }
+      try {
+        this.#getRestoring(clientId, keys, timeoutMs, done, fail, round + 1);
+      } catch (failure) {
+        failWith(asPlasmaError(failure));
+      }
+    });
+    if (restoring) return;
     const unsealed: string[] = [];
     for (const key of keys) if (this.#objects.get(key)?.state !== "sealed") unsealed.push(key);
-    if (unsealed.length === 0 || timeoutMs === 0) {
+    const fetching = this.#requestFetches(unsealed, timeoutMs);
+    if (unsealed.length === 0 || (timeoutMs === 0 && fetching.length === 0)) {
       done(this.#grant(client, keys));
       return;
     }
@@ -409,12 +566,30 @@ export class StoreCore {
     }
     const costBytes = keys.length * WAITING_ID_BYTES;
     this.#checkWaitingBudget(client, costBytes, "get");
-    const waiter: GetWaiter = new GetWaiter(clientId, keys, unsealed, () => {
+    const finish = (): void => {
       client.waiters.delete(waiter);
       client.waitingBytes -= costBytes;
       if (waiter.timer !== null) this.#clock.clearTimeout(waiter.timer);
-      done(this.#grant(client, keys));
-    });
+    };
+    const failed =
+      fail === undefined
+        ? null
+        : (error: Error) => {
+            finish();
+            fail(asPlasmaError(error));
+          };
+    const waited = timeoutMs === 0 ? fetching : unsealed;
+    const waiter: GetWaiter = new GetWaiter(
+      clientId,
+      keys,
+      waited,
+      () => {
+        finish();
+        done(this.#grant(client, keys));
+      },
+      timeoutMs === 0,
+      failed,
+    );
     if (timeoutMs > 0) {
       waiter.timer = this.#clock.setTimeout(() => {
         waiter.timer = null;
@@ -450,20 +625,26 @@ export class StoreCore {
     readMetadata: (entry: ObjectEntry) => Uint8Array,
     done: (metadata: (Uint8Array | null)[] | Error) => void,
   ): void {
-    this.get(clientId, keys, timeoutMs, (result) => {
-      let reply: (Uint8Array | null)[] | Error;
-      try {
-        checkMetadataReplySize(result);
-        reply = result.map((entry) => (entry === null ? null : readMetadata(entry)));
-      } catch (error) {
-        reply = error instanceof Error ? error : new Error(String(error));
-      } finally {
-        for (let i = 0; i < result.length; i++) {
-          if (result[i] !== null) this.release(clientId, keys[i] as string, 1);
+    this.get(
+      clientId,
+      keys,
+      timeoutMs,
+      (result) => {
+        let reply: (Uint8Array | null)[] | Error;
+        try {
+          checkMetadataReplySize(result);
+          reply = result.map((entry) => (entry === null ? null : readMetadata(entry)));
+        } catch (error) {
+          reply = error instanceof Error ? error : new Error(String(error));
+        } finally {
+          for (let i = 0; i < result.length; i++) {
+            if (result[i] !== null) this.release(clientId, keys[i] as string, 1);
+          }
         }
-      }
-      done(reply);
-    });
+        done(reply);
+      },
+      done,
+    );
   }
 
   /** Gives back `count` store references of this client to the object. */
@@ -498,9 +679,10 @@ export class StoreCore {
 
   // ------------------------------------------------------------------ contains / delete / evict / list
 
+  /** Sealed, in memory or spilled (Plasma's rule for objects in its external store). */
   contains(key: string): boolean {
     const slot = this.#objects.slotOf(key);
-    return slot >= 0 && this.#objects.isSealed(slot);
+    return (slot >= 0 && this.#objects.isSealed(slot)) || this.#spilled.has(key);
   }
 
   /** Deletes sealed unreferenced objects now, the rest when their last reference goes. Returns the count deleted now. */
@@ -514,8 +696,11 @@ export class StoreCore {
     const table = this.#objects;
     for (const key of keys) {
       const slot = table.slotOf(key);
-      if (slot < 0) continue;
-      if (table.isSealed(slot) && table.refCount(slot) === 0) {
+      if (slot < 0) {
+        if (this.#deleteSpilled(key)) deletedNow++;
+        continue;
+      }
+      if (table.isSealed(slot) && table.refCount(slot) === 0 && !this.#spilling.has(key)) {
         this.#removeEntry(slot, key, "object_deleted");
         deletedNow++;
       } else {
@@ -526,7 +711,10 @@ export class StoreCore {
     return deletedNow;
   }
 
-  /** Evicts sealed unreferenced objects in policy order until at least `bytes` are freed; returns bytes freed. */
+  /**
+   * Evicts sealed unreferenced objects in policy order until at least `bytes` are freed; returns bytes freed.
+   * With spilling on, victims are spilled: their bytes count as freed, and are free once their file is durable.
+   */
   evict(bytes: number): number {
     const freed = this.#evict(bytes);
     if (freed > 0) this.#serveCreateQueue();
@@ -542,6 +730,102 @@ export class StoreCore {
     return this.#objects.entryAt(slot, key);
   }
 
+  // ------------------------------------------------------------------ missing-object sources
+
+  /** Adds a source gets ask for objects not in memory (see MissingObjectSource); asked in order added. */
+  addMissingObjectSource(source: MissingObjectSource): void {
+    this.#fetches.add(source);
+  }
+
+  /**
+   * A source's fetch of `key` ended without sealing it here. `null`: it found nothing, so gets with timeout
+   * 0 that wait for it answer now (null for it) and the others wait on to their timeout (the sources are
+   * asked again if a get that joined waits longer than this fetch was asked to). An error (e.g.
+   * StoreFullError): every get waiting for the key fails with it.
+   */
+  sourceFinished(key: string, outcome: PlasmaError | null): void {
+    const wantedMs = this.#fetches.finish(key);
+    if (this.contains(key)) return;
+    for (const waiter of this.#waiters.waitersOf(key)) {
+      if (outcome !== null) {
+        if (!this.#waiters.remove(waiter)) continue;
+        if (waiter.fail === null) waiter.complete();
+        else waiter.fail(outcome);
+      } else if (waiter.immediate && this.#waiters.giveUp(waiter, key)) {
+        waiter.complete();
+      }
+    }
+    const nowMs = this.#clock.monotonicMs();
+    if (
+      outcome === null &&
+      wantedMs !== null &&
+      wantedMs > nowMs &&
+      this.#waiters.waitersOf(key).length > 0
+    ) {
+      this.#fetches.request(key, wantedMs, nowMs);
+    }
+  }
+
+  /** Keys a source is fetching now (a read-only count, for tests and stats). */
+  get fetchingCount(): number {
+    return this.#fetches.size;
+  }
+
+  /**
+   * Creates an unsealed object for a source to fill (the edge writes its bytes into the entry's block);
+   * no client sees it until sealForSource. Evicts to make room; throws StoreFullError, LimitExceededError,
+   * ObjectExistsError as create does.
+   */
+  createForSource(spec: CreateSpec): ObjectEntry {
+    this.#checkCreate(spec);
+    const entry = this.#tryCreate(this.#system, spec);
+    if (entry === null) {
+      this.#counters.storeFullErrors++;
+      throw this.#storeFull(spec);
+    }
+    return entry;
+  }
+
+  /** Seals an object createForSource made (its gets resolve) and lets go of it: it is evictable now. */
+  sealForSource(key: string): ObjectEntry {
+    if (!this.#system.creating.has(key)) {
+      throw new ObjectNotFoundError(`Object ${hexOf(key)} is not being created by a source.`);
+    }
+    const entry = this.#sealBy(this.#system, key);
+    this.#releaseAll(this.#system, this.#objects.slotOf(key), key);
+    return entry;
+  }
+
+  /** Drops an object createForSource made and never sealed; nothing if it is not one. */
+  abortForSource(key: string): void {
+    const slot = this.#objects.slotOf(key);
+    if (slot < 0 || !this.#system.creating.has(key)) return;
+    this.#abortEntry(this.#system, slot, key);
+    this.#serveCreateQueue();
+  }
+
+  /** A reference for a source's reader (the transfer service) to a sealed object, or null if it has none. */
+  holdForSource(key: string): ObjectEntry | null {
+    const table = this.#objects;
+    const slot = table.slotOf(key);
+    if (slot < 0 || !table.isSealed(slot)) return null;
+    const held = table.holdCount(slot, this.#system.id);
+    if (held === 0) this.#system.held.add(key);
+    this.#policy.accessBegan(key);
+    table.setHoldCount(slot, this.#system.id, held + 1);
+    return table.entryAt(slot, key);
+  }
+
+  /** Gives back one reference holdForSource granted. */
+  releaseForSource(key: string): void {
+    const table = this.#objects;
+    const slot = table.slotOf(key);
+    const held = slot < 0 ? 0 : table.holdCount(slot, this.#system.id);
+    if (held === 0) throw new ObjectNotFoundError(`No source holds object ${hexOf(key)}.`);
+    if (held > 1) table.setHoldCount(slot, this.#system.id, held - 1);
+    else this.#dropHolder(this.#system, slot, key);
+  }
+
   // ------------------------------------------------------------------ subscribe
 
   /**
@@ -554,8 +838,9 @@ export class StoreCore {
     const sealed = table
       .slots()
       .filter((slot) => table.isSealed(slot))
-      .sort((a, b) => table.sealOrderAt(a) - table.sealOrderAt(b))
       .map((slot) => table.entryAt(slot));
+    for (const object of this.#spilled.values()) sealed.push(spilledEntryOf(object));
+    sealed.sort((a, b) => a.sealOrder - b.sealOrder);
     client.subscriber = sink;
     if (sealed.length > 0) sink(sealed.map((e) => notificationOf(e, false)));
   }
@@ -568,6 +853,314 @@ export class StoreCore {
     this.#policy = next;
     this.#emit({ kind: "policy_changed", from, to: name });
     this.#serveCreateQueue();
+  }
+
+  // ------------------------------------------------------------------ spilling (issue 16)
+
+  /** True when the store was built with a spill budget. */
+  get spillEnabled(): boolean {
+    return this.#spill !== null;
+  }
+
+  /** The edge that writes and reads spill files; spilling starts once it is attached. */
+  attachSpillSink(sink: SpillSink): void {
+    if (this.#spill === null) throw new PlasmaError("This store was built without spilling.");
+    this.#spillSink = sink;
+  }
+
+  /** An intact file found at start-up: the object is in the store again, spilled. */
+  adoptSpilled(object: SpilledObject, fileBytes: number): void {
+    if (this.#spill === null) throw new PlasmaError("This store was built without spilling.");
+    if (this.#objects.has(object.key) || this.#spilled.has(object.key)) {
+      throw new ObjectExistsError(`Object ${hexOf(object.key)} is in the store already.`);
+    }
+    this.#spill.adopt(object.key, {
+      dataSizeBytes: object.dataSize,
+      metadataSizeBytes: object.metadataSize,
+      fileBytes,
+    });
+    this.#spilled.set(object.key, object);
+  }
+
+  spilledObject(key: string): SpilledObject | undefined {
+    return this.#spilled.get(key);
+  }
+
+  /** Spills and restores in flight. */
+  get spillJobsInFlight(): number {
+    return this.#spilling.size + this.#restoring.size;
+  }
+
+  spillStats(): SpillStats | null {
+    const index = this.#spill;
+    if (index === null) return null;
+    let spilledBytes = 0;
+    for (const object of this.#spilled.values()) spilledBytes += object.dataSize + object.metadataSize;
+    return {
+      budgetBytes: index.budgetBytes,
+      diskUsedBytes: index.usedBytes + index.reservedBytes,
+      spilledCount: this.#spilled.size,
+      spilledBytes,
+      spillingCount: this.#spilling.size,
+      restoringCount: this.#restoring.size,
+      ...this.#spillFigures,
+      drops: index.drops(),
+    };
+  }
+
+  /** Starts spilling every sealed object nobody holds (the store is stopping); returns how many started. */
+  spillAll(): number {
+    let started = 0;
+    for (const key of this.#policy.chooseVictims(Number.MAX_SAFE_INTEGER)) {
+      const slot = this.#objects.slotOf(key);
+      if (slot >= 0 && this.#spillVictim(slot, key)) started++;
+    }
+    return started;
+  }
+
+  /** The edge's report of a spill started by the core. Frees the object's memory on success. */
+  spillFinished(key: string, outcome: SpillOutcome): void {
+    const size = this.#spilling.get(key);
+    if (this.#spill === null || size === undefined) return;
+    this.#spilling.delete(key);
+    this.#spillingBytes -= size;
+    const slot = this.#objects.slotOf(key);
+    assert(slot >= 0, "a spilling object stays in the table");
+    if (outcome.ok) this.#spillDone(slot, key, size, outcome.durationMs);
+    else this.#spillFailed(slot, key, outcome);
+    this.#serveCreateQueue();
+  }
+
+  /** The edge's report of a restore: error null when the block holds the verified bytes. */
+  restoreFinished(key: string, error: PlasmaError | null, durationMs: number): void {
+    const offset = this.#restoring.get(key);
+    const object = this.#spilled.get(key);
+    if (offset === undefined || object === undefined) return;
+    this.#restoring.delete(key);
+    if (error !== null || this.#deleteAfterRestore.has(key)) {
+      this.#allocator.free(offset);
+      if (error !== null) this.#spillFigures.restoreFailures++;
+      const deleted = this.#deleteAfterRestore.delete(key) && this.#deleteSpilled(key);
+      this.#finishRestore(key, deleted ? null : error);
+      this.#serveCreateQueue();
+      return;
+    }
+    const table = this.#objects;
+    const now = this.#clock.monotonicMs();
+    const slot = table.addSealed(
+      {
+        key,
+        offset,
+        dataSize: object.dataSize,
+        metadataSize: object.metadataSize,
+        allocatedBytes: this.#allocator.blockSizeBytes(offset),
+        creatorClientId: 0,
+        createTimeMs: object.createTimeMs,
+        createdAtMs: now - object.constructDurationMs,
+      },
+      object.sealOrder > 0 ? object.sealOrder : this.#nextSealOrder++,
+      now,
+    );
+    const size = object.dataSize + object.metadataSize;
+    this.#policy.objectSealed(key, size);
+    this.#policy.accessEnded(key);
+    this.#forgetSpilled(key);
+    this.#spillFigures.restores++;
+    this.#spillFigures.restoreBytesTotal += size;
+    this.#spillFigures.restoreSecondsTotal += durationMs / 1000;
+    this.#emit({ kind: "object_restored", entry: table.entryAt(slot, key) });
+    this.#finishRestore(key, null);
+  }
+
+  /** Starts the victim's spill (pinning it) and returns true, or records why it is dropped and returns false. */
+  #spillVictim(slot: number, key: string): boolean {
+    const index = this.#spill;
+    const sink = this.#spillSink;
+    if (index === null || sink === null) return false;
+    const entry = this.#objects.entryAt(slot, key);
+    const size = entry.dataSize + entry.metadataSize;
+    const sizes = {
+      dataSizeBytes: entry.dataSize,
+      metadataSizeBytes: entry.metadataSize,
+      fileBytes: SPILL_FILE_OVERHEAD_BYTES + size,
+    };
+    let reason: SpillDropReason | null = null;
+    if (this.#clock.monotonicMs() < this.#spillPausedUntilMs) reason = this.#spillPauseReason;
+    else if (!index.reserve(key, sizes)) reason = "budget";
+    if (reason !== null) {
+      const { startsEpisode } = index.recordDrop(reason);
+      this.#emit({ kind: "spill_dropped", entry, reason, startsEpisode });
+      return false;
+    }
+    this.#policy.accessBegan(key);
+    this.#spilling.set(key, size);
+    this.#spillingBytes += size;
+    sink.spill(entry);
+    return true;
+  }
+
+  #spillDone(slot: number, key: string, size: number, durationMs: number): void {
+    const index = this.#spill as SpillIndex<RestoreWaiter>;
+    const table = this.#objects;
+    index.commit(key);
+    this.#spillFigures.spills++;
+    this.#spillFigures.spillBytesTotal += size;
+    this.#spillFigures.spillSecondsTotal += durationMs / 1000;
+    if (table.refCount(slot) > 0 || table.deletePendingAt(slot)) {
+      // Got again, or deleted, while it was written: it stays in memory (or goes), the file is not needed.
+      index.remove(key);
+      this.#spillSink?.remove(key);
+      if (table.refCount(slot) === 0) this.#removeEntry(slot, key, "object_deleted");
+      return;
+    }
+    const entry = table.entryAt(slot, key);
+    const object: SpilledObject = {
+      key,
+      id: entry.id,
+      dataSize: entry.dataSize,
+      metadataSize: entry.metadataSize,
+      createTimeMs: entry.createTimeMs,
+      constructDurationMs: entry.constructDurationMs,
+      sealOrder: entry.sealOrder,
+    };
+    this.#policy.objectRemoved(key);
+    this.#allocator.free(table.offsetAt(slot));
+    const detached = table.remove(slot);
+    this.#spilled.set(key, object);
+    this.#emit({ kind: "object_spilled", entry: detached });
+  }
+
+  /** A failed write loses nothing: the object stays in memory; victims are dropped for a while. */
+  #spillFailed(slot: number, key: string, outcome: Extract<SpillOutcome, { ok: false }>): void {
+    const table = this.#objects;
+    (this.#spill as SpillIndex<RestoreWaiter>).cancel(key);
+    if (outcome.error.code !== "SPILL_CANCELLED") {
+      this.#spillPausedUntilMs = this.#clock.monotonicMs() + this.#spillPauseMs;
+      this.#spillPauseReason = outcome.reason;
+    }
+    this.#emit({ kind: "spill_failed", entry: table.entryAt(slot, key), error: outcome.error });
+    if (table.refCount(slot) > 0) return;
+    if (table.deletePendingAt(slot)) this.#removeEntry(slot, key, "object_deleted");
+    else this.#policy.accessEnded(key);
+  }
+
+  /**
+   * Restores every spilled object among `keys` (joining restores in flight), then calls `proceed` once
+   * with the first error or null. Returns false, without calling proceed, when none is spilled.
+   */
+  #restoreThen(keys: readonly string[], proceed: RestoreWaiter): boolean {
+    const index = this.#spill;
+    if (index === null || this.#spilled.size === 0) return false;
+    let left = 0;
+    let first: PlasmaError | null = null;
+    const waiter: RestoreWaiter = (error) => {
+      first ??= error;
+      if (--left === 0) proceed(first);
+    };
+    const started: SpilledObject[] = [];
+    for (const key of new Set(keys)) {
+      const object = this.#spilled.get(key);
+      if (object === undefined) continue;
+      left++;
+      if (index.beginRestore(key, waiter) === "start") started.push(object);
+    }
+    for (const object of started) this.#startRestore(object);
+    return left > 0;
+  }
+
+  #startRestore(object: SpilledObject): void {
+    const spec = {
+      id: object.id,
+      key: object.key,
+      dataSize: object.dataSize,
+      metadataSize: object.metadataSize,
+    };
+    if (this.#createQueue.length === 0) {
+      const offset = this.#allocateFor(spec.dataSize + spec.metadataSize);
+      if (offset !== null) {
+        this.#launchRestore(object, offset);
+        return;
+      }
+      if (this.#spillingBytes === 0) {
+        this.#restoreFailed(object.key, this.#restoreFull(object));
+        return;
+      }
+    }
+    this.#createQueue.push({
+      clientId: 0,
+      spec,
+      done: () => {},
+      timer: null,
+      costBytes: 0,
+      untilSpillsSettle: true,
+      restore: object,
+    });
+  }
+
+  #launchRestore(object: SpilledObject, offset: number): void {
+    this.#restoring.set(object.key, offset);
+    (this.#spillSink as SpillSink).restore(object, offset);
+  }
+
+  #restoreFailed(key: string, error: PlasmaError): void {
+    this.#spillFigures.restoreFailures++;
+    this.#finishRestore(key, error);
+  }
+
+  #restoreFull(object: SpilledObject): StoreFullError {
+    this.#counters.storeFullErrors++;
+    const total = object.dataSize + object.metadataSize;
+    return new StoreFullError(
+      `No room to restore spilled object ${hexOf(object.key)} of ${total} bytes: ${this.#allocator.freeBytes} of ${this.capacityBytes} bytes free, ${this.#policy.evictableCount} evictable objects of ${this.#policy.evictableBytes} bytes; it stays spilled. Release objects, or start plasma_store with a larger -m.`,
+    );
+  }
+
+  #finishRestore(key: string, error: PlasmaError | null): void {
+    for (const waiter of (this.#spill as SpillIndex<RestoreWaiter>).finishRestore(key)) waiter(error);
+  }
+
+  /** Deletes a spilled object (its file goes; subscribers hear it). False if it is not spilled. */
+  #deleteSpilled(key: string): boolean {
+    const object = this.#spilled.get(key);
+    if (object === undefined) return false;
+    if (this.#restoring.has(key)) {
+      this.#deleteAfterRestore.add(key);
+      return false;
+    }
+    this.#forgetSpilled(key);
+    this.#counters.deletes++;
+    this.#spillFigures.spilledDeletes++;
+    const entry = spilledEntryOf(object);
+    this.#emit({ kind: "object_deleted", entry });
+    this.#notify(entry, true);
+    return true;
+  }
+
+  /** The object is no longer spilled: its file goes, its bytes leave the budget, spilling may resume. */
+  #forgetSpilled(key: string): void {
+    (this.#spill as SpillIndex<RestoreWaiter>).remove(key);
+    this.#spilled.delete(key);
+    this.#spillSink?.remove(key);
+    this.#spillPausedUntilMs = Number.NEGATIVE_INFINITY;
+  }
+
+  #checkSpillInvariants(): void {
+    const index = this.#spill;
+    if (index === null) return;
+    index.checkInvariants();
+    for (const key of this.#spilled.keys()) {
+      if (this.#objects.has(key))
+        throw new Error(`invariant: object ${hexOf(key)} both spilled and in memory`);
+    }
+    for (const key of this.#spilling.keys()) {
+      const slot = this.#objects.slotOf(key);
+      if (slot < 0 || !this.#objects.isSealed(slot) || !index.isSpilling(key)) {
+        throw new Error(`invariant: spilling object ${hexOf(key)} is not a sealed object with a reservation`);
+      }
+    }
+    for (const key of this.#restoring.keys()) {
+      if (!this.#spilled.has(key)) throw new Error(`invariant: restore of ${hexOf(key)}, not spilled`);
+    }
   }
 
   // ------------------------------------------------------------------ invariants
@@ -588,27 +1181,29 @@ export class StoreCore {
         throw new Error(`invariant: object ${hexOf(key)} block size mismatch`);
       }
       for (const [clientId, count] of table.holdersAt(slot)) {
-        const client = this.#clients.get(clientId);
+        const client = this.#sessionOf(clientId);
         if (client === undefined || !client.held.has(key) || count <= 0) {
           throw new Error(`invariant: object ${hexOf(key)} held by unknown client ${clientId}`);
         }
         refsByClient.set(clientId, (refsByClient.get(clientId) ?? 0) + 1);
       }
       const sealed = table.isSealed(slot);
-      if (sealed && table.refCount(slot) === 0) evictableCount++;
-      if (!sealed && !this.#clients.get(table.creatorAt(slot))?.creating.has(key)) {
+      if (sealed && table.refCount(slot) === 0 && !this.#spilling.has(key)) evictableCount++;
+      if (!sealed && !this.#sessionOf(table.creatorAt(slot))?.creating.has(key)) {
         throw new Error(`invariant: unsealed object ${hexOf(key)} has no live creator`);
       }
     }
+    for (const offset of this.#restoring.values()) bytes += this.#allocator.blockSizeBytes(offset);
+    this.#checkSpillInvariants();
     if (bytes !== this.#allocator.usedBytes) {
       throw new Error(
         `invariant: objects use ${bytes} bytes but the allocator has ${this.#allocator.usedBytes} in use`,
       );
     }
-    if (this.#allocator.allocationCount !== this.#objects.size) {
+    if (!this.#allocationsMatch()) {
       throw new Error("invariant: allocation count differs from object count");
     }
-    for (const client of this.#clients.values()) {
+    for (const client of [...this.#clients.values(), this.#system]) {
       if ((refsByClient.get(client.id) ?? 0) !== client.held.size) {
         throw new Error(`invariant: client ${client.id} held set differs from object holders`);
       }
@@ -621,6 +1216,22 @@ export class StoreCore {
   }
 
   // ------------------------------------------------------------------ internals
+
+  #sessionOf(clientId: number): ClientSession | undefined {
+    return clientId === this.#system.id ? this.#system : this.#clients.get(clientId);
+  }
+
+  /** Asks the sources for the keys not in the table at all; returns those a source is fetching. */
+  #requestFetches(unsealed: readonly string[], timeoutMs: number): string[] {
+    if (unsealed.length === 0 || !this.#fetches.hasSources) return [];
+    const nowMs = this.#clock.monotonicMs();
+    const deadlineMs = timeoutMs < 0 ? Number.POSITIVE_INFINITY : nowMs + timeoutMs;
+    const fetching: string[] = [];
+    for (const key of unsealed) {
+      if (!this.#objects.has(key) && this.#fetches.request(key, deadlineMs, nowMs)) fetching.push(key);
+    }
+    return fetching;
+  }
 
   #client(clientId: number): ClientSession {
     const client = this.#clients.get(clientId);
@@ -679,21 +1290,35 @@ export class StoreCore {
     }
   }
 
+  /**
+   * A block of `total` bytes, evicting (or, with spilling on, spilling) victims if it helps; null if it
+   * cannot fit now. Spilled victims free their memory later: while spills in flight would make room, no
+   * more victims are chosen and the caller waits (the create queue).
+   */
+  #allocateFor(total: number): number | null {
+    let offset = this.#allocator.allocate(total);
+    if (offset !== null) return offset;
+    if (this.#reclaimableBytesBound() < total) return null;
+    while (offset === null) {
+      if (this.#spillingBytes > 0 && this.#allocator.freeBytes + this.#spillingBytes >= total) return null;
+      const victimKey = this.#policy.chooseVictims(1)[0];
+      const victim = victimKey === undefined ? -1 : this.#objects.slotOf(victimKey);
+      if (victim < 0 || victimKey === undefined) return null;
+      if (!this.#spillVictim(victim, victimKey)) this.#removeEntry(victim, victimKey, "object_evicted");
+      offset = this.#allocator.allocate(total);
+    }
+    return offset;
+  }
+
+  #allocationsMatch(): boolean {
+    return this.#allocator.allocationCount === this.#objects.size + this.#restoring.size;
+  }
+
   /** Allocates (evicting if it helps) and records the entry; null if it cannot fit now. */
   #tryCreate(client: ClientSession, spec: CreateSpec): ObjectEntry | null {
     const total = spec.dataSize + spec.metadataSize;
-    let offset = this.#allocator.allocate(total);
-    if (offset === null) {
-      if (this.#reclaimableBytesBound() < total) return null;
-      while (offset === null) {
-        const victims = this.#policy.chooseVictims(1);
-        const victimKey = victims.length > 0 ? (victims[0] as string) : "";
-        const victim = this.#objects.slotOf(victimKey);
-        if (victim < 0) return null;
-        this.#removeEntry(victim, victimKey, "object_evicted");
-        offset = this.#allocator.allocate(total);
-      }
-    }
+    const offset = this.#allocateFor(total);
+    if (offset === null) return null;
     const slot = this.#objects.add({
       key: spec.key,
       offset,
@@ -709,7 +1334,7 @@ export class StoreCore {
       entry.allocatedBytes >= total && offset + total <= this.capacityBytes,
       "the block fits the object",
     );
-    assert(this.#allocator.allocationCount === this.#objects.size, "one allocation per object");
+    assert(this.#allocationsMatch(), "one allocation per object or restore");
     assert(!client.held.has(spec.key) && !client.creating.has(spec.key), "a new object has no holder yet");
     client.held.add(spec.key);
     client.creating.add(spec.key);
@@ -728,6 +1353,7 @@ export class StoreCore {
     const policy = this.#policy;
     return (
       this.#allocator.freeBytes +
+      this.#spillingBytes +
       policy.evictableBytes +
       policy.evictableCount * this.#allocator.alignmentBytes
     );
@@ -765,27 +1391,57 @@ export class StoreCore {
   }
 
   #serveCreateQueue(): void {
-    while (this.#createQueue.length > 0) {
-      const pending = this.#createQueue[0] as PendingCreate;
-      const client = this.#clients.get(pending.clientId);
-      if (client === undefined) {
-        this.#createQueue.shift();
-        continue;
-      }
-      if (this.#objects.has(pending.spec.key)) {
+    const queue = this.#createQueue;
+    while (queue.length > 0) {
+      if (this.#serveFirst(queue[0] as PendingCreate)) continue;
+      // Creates with waitMs 0 and restores wait only for spills in flight; none left: they fail.
+      if (this.#spillingBytes > 0) return;
+      const settled = queue.filter((pending) => pending.untilSpillsSettle);
+      if (settled.length === 0) return;
+      for (const pending of settled) {
         this.#removePendingCreate(pending);
-        pending.done(
-          new ObjectExistsError(
-            `Object ${hexOf(pending.spec.key)} was created by another client while this create waited for memory.`,
-          ),
-        );
-        continue;
+        this.#failSettled(pending);
       }
-      const entry = this.#tryCreate(client, pending.spec);
-      if (entry === null) return;
-      this.#removePendingCreate(pending);
-      pending.done(entry);
     }
+  }
+
+  /** Serves the first waiting create or restore if it can be now; true when it left the queue. */
+  #serveFirst(pending: PendingCreate): boolean {
+    if (pending.restore !== null) {
+      const offset = this.#allocateFor(pending.spec.dataSize + pending.spec.metadataSize);
+      if (offset === null) return false;
+      this.#removePendingCreate(pending);
+      this.#launchRestore(pending.restore, offset);
+      return true;
+    }
+    const client = this.#clients.get(pending.clientId);
+    if (client === undefined) {
+      this.#createQueue.shift();
+      return true;
+    }
+    if (this.#objects.has(pending.spec.key) || this.#spilled.has(pending.spec.key)) {
+      this.#removePendingCreate(pending);
+      pending.done(
+        new ObjectExistsError(
+          `Object ${hexOf(pending.spec.key)} was created by another client while this create waited for memory.`,
+        ),
+      );
+      return true;
+    }
+    const entry = this.#tryCreate(client, pending.spec);
+    if (entry === null) return false;
+    this.#removePendingCreate(pending);
+    pending.done(entry);
+    return true;
+  }
+
+  #failSettled(pending: PendingCreate): void {
+    if (pending.restore !== null) {
+      this.#restoreFailed(pending.restore.key, this.#restoreFull(pending.restore));
+      return;
+    }
+    this.#counters.storeFullErrors++;
+    pending.done(this.#storeFull(pending.spec));
   }
 
   #removePendingCreate(pending: PendingCreate): boolean {
@@ -840,7 +1496,9 @@ export class StoreCore {
     table.setHoldCount(slot, client.id, 0);
     client.held.delete(key);
     if (table.refCount(slot) > 0) return;
-    if (table.deletePendingAt(slot) && table.isSealed(slot)) {
+    if (this.#spilling.has(key)) {
+      // Its spill is in flight: spillFinished decides (delete, keep in memory, or free it).
+    } else if (table.deletePendingAt(slot) && table.isSealed(slot)) {
       this.#removeEntry(slot, key, "object_deleted");
     } else {
       this.#policy.accessEnded(key);
@@ -867,7 +1525,7 @@ export class StoreCore {
       const slot = this.#objects.slotOf(key);
       if (slot < 0) continue;
       freed += this.#objects.sizeAt(slot);
-      this.#removeEntry(slot, key, "object_evicted");
+      if (!this.#spillVictim(slot, key)) this.#removeEntry(slot, key, "object_evicted");
     }
     return freed;
   }
@@ -883,7 +1541,7 @@ export class StoreCore {
     this.#policy.objectRemoved(key);
     this.#allocator.free(table.offsetAt(slot));
     const entry = table.remove(slot);
-    assert(this.#allocator.allocationCount === table.size, "one allocation per object");
+    assert(this.#allocationsMatch(), "one allocation per object or restore");
     if (kind === "object_evicted") {
       this.#counters.evictions++;
       this.#counters.evictedBytes += entry.dataSize + entry.metadataSize;
@@ -907,6 +1565,26 @@ export class StoreCore {
   #emit(event: StoreEvent): void {
     for (const listener of this.#listeners) listener(event);
   }
+}
+
+/** The id of the core's own client (the largest the object table holds; connected ids count up from 1). */
+export const SOURCE_CLIENT_ID = 0x7fff_ffff;
+
+function systemSession(connectTimeMs: number): ClientSession {
+  return {
+    id: SOURCE_CLIENT_ID,
+    pid: 0,
+    uid: 0,
+    gid: 0,
+    connectTimeMs,
+    held: new Set(),
+    creating: new Set(),
+    waiters: new Set(),
+    pendingCreates: new Set(),
+    subscriber: null,
+    bytesCreated: 0,
+    waitingBytes: 0,
+  };
 }
 
 function statusOf(session: ClientSession): ClientStatus {

@@ -1,7 +1,9 @@
 /** Shared by the spill tests: a log sink, deterministic content, and valid spill files made in memory. */
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
+import type { ObjectID, PlasmaClient } from "../../src/client/index.ts";
 import { encodeHeader, spillFileName, xxh64 } from "../../src/spill/format.ts";
 
 export interface CapturedLog {
@@ -60,4 +62,24 @@ export function writeSpillFile(dir: string, id: Uint8Array, data: Uint8Array, me
   const path = join(dir, spillFileName(id));
   writeFileSync(path, spillFileBytesFor(id, data, metadata));
   return path;
+}
+
+/** A fresh spill directory (outside the store's own temp dir, which stop() removes). */
+export function spillDir(): string {
+  return mkdtempSync(join(tmpdir(), "plasma-spill-test-"));
+}
+
+export async function putObject(client: PlasmaClient, id: ObjectID, data: Uint8Array, metadata: Uint8Array) {
+  const buffer = await client.create(id, data.length, metadata);
+  buffer.set(data);
+  await client.seal(id);
+  await client.release(id);
+}
+
+export async function readBack(client: PlasmaClient, id: ObjectID): Promise<Uint8Array> {
+  const [buffer] = await client.getBuffers([id], { timeoutMs: 0 });
+  if (buffer === null || buffer === undefined) throw new Error(`object ${id.hex()} not found`);
+  const copy = Uint8Array.from(buffer);
+  await client.release(id);
+  return copy;
 }

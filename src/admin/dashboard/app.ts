@@ -532,7 +532,7 @@ async function loadObjects(): Promise<void> {
   const now = serverNow();
   const body = $("objects-table").querySelector("tbody") as HTMLTableSectionElement;
   const rows = list.objects.map((o) => {
-    const stateText = o.state === "OBJECT_STATE_SEALED" ? "sealed" : "being created";
+    const stateText = stateTextOf(o.state);
     const tr = element(
       "tr",
       {},
@@ -549,7 +549,7 @@ async function loadObjects(): Promise<void> {
       }),
       element("td", {
         text: o.deletePending ? `${stateText}, delete pending` : stateText,
-        className: o.state === "OBJECT_STATE_SEALED" ? "state-sealed" : "state-created",
+        className: o.state === "OBJECT_STATE_CREATED" ? "state-created" : "state-sealed",
       }),
       element("td", { text: String(o.refCount), className: "num" }),
       element("td", { text: formatDuration(now - o.createTimeMs), className: "num" }),
@@ -559,7 +559,7 @@ async function loadObjects(): Promise<void> {
     tr.dataset.dataSize = String(o.dataSizeBytes);
     tr.dataset.metadataSize = String(o.metadataSizeBytes);
     tr.dataset.refCount = String(o.refCount);
-    tr.dataset.state = o.state === "OBJECT_STATE_SEALED" ? "sealed" : "created";
+    tr.dataset.state = o.state === "OBJECT_STATE_CREATED" ? "created" : stateTextOf(o.state);
     if (o.id === state.selectedId) tr.classList.add("selected");
     tr.addEventListener("click", () => void showDetail(o.id));
     return tr;
@@ -620,7 +620,7 @@ async function showDetail(id: string): Promise<void> {
     ["data", `${formatBytes(o.dataSizeBytes)} (${o.dataSizeBytes} B)`],
     ["metadata", `${formatBytes(o.metadataSizeBytes)} (${o.metadataSizeBytes} B)`],
     ["allocated", formatBytes(o.allocatedBytes)],
-    ["state", o.state === "OBJECT_STATE_SEALED" ? "sealed" : "being created"],
+    ["state", stateTextOf(o.state)],
     ["ref count", String(o.refCount)],
     ["accesses", String(o.accessCount)],
     ["created", `${formatTime(o.createTimeMs)} (${formatDuration(now - o.createTimeMs)} ago)`],
@@ -864,3 +864,9 @@ function main(): void {
 }
 
 main();
+
+/** "sealed", "spilled" (on disk; a get restores it) or "being created". */
+function stateTextOf(state: string): string {
+  if (state === "OBJECT_STATE_SPILLED") return "spilled";
+  return state === "OBJECT_STATE_SEALED" ? "sealed" : "being created";
+}

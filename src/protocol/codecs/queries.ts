@@ -7,7 +7,8 @@ import { MessageType } from "./message-type.ts";
 
 // ---------------------------------------------------------------- List
 
-export type ObjectState = "created" | "sealed";
+/** Wire u8: 0 created, 1 sealed, 2 spilled (in the spill directory, not in memory; issue 16). */
+export type ObjectState = "created" | "sealed" | "spilled";
 
 export interface ObjectInfoWire {
   id: Uint8Array;
@@ -37,7 +38,7 @@ function writeListFrame(
     out.u32(o.refCount);
     out.f64(o.createTime);
     out.f64(o.constructDurationMs);
-    out.u8(o.state === "sealed" ? 1 : 0);
+    out.u8(o.state === "sealed" ? 1 : o.state === "spilled" ? 2 : 0);
   }
   endFrame(out, at);
 }
@@ -70,7 +71,7 @@ export const ListCodec = {
         refCount: r.u32("ref count"),
         createTime: r.f64("create time"),
         constructDurationMs: r.f64("construct duration"),
-        state: r.u8("state") === 1 ? "sealed" : "created",
+        state: stateOfWire(r.u8("state")),
       };
     }
     endBody(r, MessageType.List);
@@ -128,3 +129,7 @@ export const DebugStringCodec = {
     return text;
   },
 } as const satisfies MessageCodec<void, string>;
+
+function stateOfWire(value: number): ObjectState {
+  return value === 1 ? "sealed" : value === 2 ? "spilled" : "created";
+}
