@@ -725,12 +725,22 @@ export class StoreServer {
   readonly #get: Handler = (socket, conn, requestId, r) => {
     const req = GetCodec.decodeRequestKeys(r);
     const getStart = performance.now();
-    this.#core.get(conn.clientId, req.keys, req.timeoutMs, (result) => {
-      this.#observe("get", getStart);
-      this.#answer(socket, conn, MessageType.Get, requestId, (out) =>
-        GetCodec.encodeReply(out, requestId, result as GetReplyEntry[]),
-      );
-    });
+    this.#core.get(
+      conn.clientId,
+      req.keys,
+      req.timeoutMs,
+      (result) => {
+        this.#observe("get", getStart);
+        this.#answer(socket, conn, MessageType.Get, requestId, (out) =>
+          GetCodec.encodeReply(out, requestId, result as GetReplyEntry[]),
+        );
+      },
+      (error) => {
+        this.#answer(socket, conn, MessageType.Get, requestId, () => {
+          throw error;
+        });
+      },
+    );
   };
 
   readonly #getMetadata: Handler = (socket, conn, requestId, r) => {
