@@ -107,6 +107,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     limits: options.limits,
   });
   let adminPlane: AdminPlane | null = null;
+  let clusterNode: ClusterNode | null = null;
   const server = new StoreServer({
     socketPath,
     core,
@@ -123,6 +124,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     helloTimeoutMs: options.helloTimeoutMs,
     readOnlyUids: options.readOnlyUids,
     observeLatency: (op, seconds) => adminPlane?.observeLatency(op, seconds),
+    cluster: () => clusterNode,
   });
   listenPrivately(server);
   cleanup.defer(async () => {
@@ -133,7 +135,6 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   setSocketAccess(socketPath, socketMode, options.socketGroup);
   const startTime = Date.now();
   // The cluster (loaded on demand): transfer service, lease and node name, registrations, remote gets.
-  let clusterNode: ClusterNode | null = null;
   if (options.cluster !== undefined) {
     const { ClusterNode } = await import("../cluster/node.ts");
     const node = await ClusterNode.start(options.cluster, { core, access: arenaIo.access, logger: log });

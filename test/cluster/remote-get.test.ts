@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ObjectID } from "../../src/client/index.ts";
+import { ClusterOffError, connect, ObjectID } from "../../src/client/index.ts";
 import { type EtcdInstance, startEtcd } from "../helpers/etcd.ts";
+import { startStoreProcess } from "../helpers/store-process.ts";
+import { waitUntil } from "../helpers/wait.ts";
 import { type ClusterStore, startClusterStore, stopAll } from "./cluster-stores.ts";
 
 let etcd: EtcdInstance;
@@ -93,5 +95,47 @@ describe("remote get", () => {
     expect((await b.client.list()).some((o) => o.id.equals(id))).toBe(false);
     expect(await b.client.delete(id)).toBe(0);
     expect(await a.client.contains(id)).toBe(true);
+  });
+});
+
+describe("locate and nodes through the client", () => {
+  test("nodes lists the three live stores with their transfer addresses and capacities", async () => {
+    const nodes = await b.client.nodes();
+    expect(nodes.map((n) => n.name).sort()).toEqual(["node-a", "node-b", "node-c"]);
+    const self = nodes.find((n) => n.self);
+    expect(self?.name).toBe("node-b");
+    expect(nodes.find((n) => n.name === "node-a")?.transferAddress).toBe(a.transferAddress);
+    for (const node of nodes) expect(node.capacityBytes).toBe(96 * 1024 * 1024);
+  });
+
+  test("locate names the holders of each id, a pulled copy included, [] for one held nowhere", async () => {
+    const id = ObjectID.fromRandom();
+    const nowhere = ObjectID.fromRandom();
+    await a.client.createAndSeal(id, pattern(100, 5));
+    await waitUntil(
+      "A's registration is in etcd",
+      async () => (await c.client.locate([id]))[0]?.length === 1,
+    );
+    expect(await c.client.locate([id, nowhere])).toEqual([["node-a"], []]);
+    await b.client.getBuffers([id], { timeoutMs: 10_000 });
+    await b.client.release(id);
+    await waitUntil("B's copy is registered", async () => (await c.client.locate([id]))[0]?.length === 2);
+    expect((await c.client.locate([id]))[0]).toEqual(["node-a", "node-b"]);
+    await a.client.delete(id);
+    await waitUntil("A's entry is gone", async () => (await c.client.locate([id]))[0]?.length === 1);
+    expect((await c.client.locate([id]))[0]).toEqual(["node-b"]);
+  });
+
+  test("a store without --cluster-etcd answers locate and nodes with ClusterOffError", async () => {
+    const lone = await startStoreProcess();
+    const client = await connect(lone.socketPath);
+    try {
+      await expect(client.locate([ObjectID.fromRandom()])).rejects.toBeInstanceOf(ClusterOffError);
+      await expect(client.nodes()).rejects.toThrow(/without a cluster/);
+      expect(await client.getBuffers([ObjectID.fromRandom()], { timeoutMs: 0 })).toEqual([null]);
+    } finally {
+      await client.disconnect();
+      await lone.stop();
+    }
   });
 });

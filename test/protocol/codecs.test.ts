@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { ByteReader, ByteWriter } from "../../src/protocol/bytes.ts";
 import {
   AbortCodec,
+  type ClusterNodeWire,
   ContainsCodec,
   CreateAndSealCodec,
   CreateCodec,
@@ -15,8 +16,10 @@ import {
   HashCodec,
   HelloCodec,
   ListCodec,
+  LocateCodec,
   MAX_ADVISED_POLL_US,
   MessageType,
+  NodesCodec,
   NotificationCodec,
   type NotificationWire,
   PollAdviceCodec,
@@ -29,6 +32,7 @@ import {
 } from "../../src/protocol/codecs/index.ts";
 import {
   AccessDeniedError,
+  ClusterOffError,
   LimitExceededError,
   ObjectAlreadySealedError,
   ObjectExistsError,
@@ -59,6 +63,15 @@ const text = fc.string({ unit: "grapheme", maxLength: 40 });
 const timeoutMs = fc.integer({ min: -1, max: MAX_TIMEOUT_MS });
 const location = fc.record({ offset: u64, dataSize: u64, metadataSize: u32 });
 const requestId = fc.integer({ min: 1, max: U32_MAX });
+const nodeName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/);
+const clusterNode: fc.Arbitrary<ClusterNodeWire> = fc.record({
+  name: nodeName,
+  transferAddress: fc.stringMatching(/^[a-z0-9.-]{1,40}:[0-9]{1,5}$/),
+  capacityBytes: u64,
+  usedBytes: u64,
+  startTimeMs: fc.double({ noNaN: true }),
+  self: fc.boolean(),
+});
 const ERROR_CLASSES = [
   ObjectExistsError,
   ObjectNotFoundError,
@@ -69,6 +82,7 @@ const ERROR_CLASSES = [
   LimitExceededError,
   AccessDeniedError,
   PlasmaConnectionError,
+  ClusterOffError,
   PlasmaError,
 ] as const;
 const plasmaError = fc
@@ -399,6 +413,24 @@ const CASES: Case<unknown>[] = [
     text,
     DebugStringCodec.encodeReply,
     DebugStringCodec.decodeReply,
+  ),
+
+  request("Locate", MessageType.Locate, ids, LocateCodec.encodeRequest, LocateCodec.decodeRequest),
+  reply(
+    "Locate",
+    MessageType.Locate,
+    fc.array(fc.array(nodeName, { maxLength: 5 }), { maxLength: 8 }),
+    LocateCodec.encodeReply,
+    LocateCodec.decodeReply,
+  ),
+
+  request("Nodes", MessageType.Nodes, none, NodesCodec.encodeRequest, NodesCodec.decodeRequest),
+  reply(
+    "Nodes",
+    MessageType.Nodes,
+    fc.array(clusterNode, { maxLength: 6 }),
+    NodesCodec.encodeReply,
+    NodesCodec.decodeReply,
   ),
 ];
 

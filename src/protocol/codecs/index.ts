@@ -3,6 +3,13 @@
  * are MessageCodec objects; Welcome, PollAdvice and Notification go one way (store → client) and have an
  * encode/decode pair; ErrorReplyCodec is the error reply of any request.
  */
+export {
+  type ClusterNodeWire,
+  LocateCodec,
+  MAX_CLUSTER_NODES,
+  MAX_LOCATE_IDS,
+  NodesCodec,
+} from "./cluster.ts";
 export type { MessageCodec } from "./codec.ts";
 export {
   CreateAndSealCodec,

@@ -19,6 +19,8 @@ export const MessageType = {
   StoreInfo: 16,
   DebugString: 17,
   PollAdvice: 18,
+  Locate: 19,
+  Nodes: 20,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
