@@ -19,6 +19,7 @@ import {
   migratePolicy,
 } from "./eviction/policy.ts";
 import { defaultLimits, type StoreLimits, WAITING_CREATE_BYTES, WAITING_ID_BYTES } from "./limits.ts";
+import { type MissingObjectSource, SourceFetches } from "./object-sources.ts";
 import { type ObjectEntry, ObjectTable } from "./object-table.ts";
 import { type StoreCounters, type StoreStats, zeroCounters } from "./stats.ts";
 import { GetWaiter, WaiterRegistry } from "./waiters.ts";
@@ -113,6 +114,11 @@ export class StoreCore {
   readonly #createQueue: PendingCreate[] = [];
   readonly #listeners = new Set<StoreEventListener>();
   readonly #clock: Clock;
+  readonly #fetches = new SourceFetches();
+  /** Keys of objects a source made local (pulled copies), oldest first: evicted before anything else. */
+  readonly #sourceCopies = new Set<string>();
+  /** The core's own client (never connected): creates and holds objects for MissingObjectSources. */
+  readonly #system: ClientSession;
   #policy: EvictionPolicy;
   #nextClientId = 1;
   #nextSealOrder = 1;
@@ -128,6 +134,7 @@ export class StoreCore {
     this.#allocator = new Allocator(options.capacityBytes);
     this.#policy = createEvictionPolicy(options.evictionPolicy ?? "lru", [], this.#objects);
     this.#clock = options.clock ?? systemClock;
+    this.#system = systemSession(this.#clock.now());
   }
 
   // ------------------------------------------------------------------ observation
@@ -330,7 +337,10 @@ export class StoreCore {
   }
 
   seal(clientId: number, key: string): ObjectEntry {
-    const client = this.#client(clientId);
+    return this.#sealBy(this.#client(clientId), key);
+  }
+
+  #sealBy(client: ClientSession, key: string): ObjectEntry {
     const table = this.#objects;
     const slot = table.slotOf(key);
     if (slot < 0 || !client.creating.has(key)) {
@@ -393,12 +403,19 @@ export class StoreCore {
    * `done` must not throw: a get that waited completes inside another client's seal, and what goes wrong
    * answering this client is this client's alone (the edge turns it into its error reply or hangs up).
    */
-  get(clientId: number, keys: readonly string[], timeoutMs: number, done: (result: GetResult) => void): void {
+  get(
+    clientId: number,
+    keys: readonly string[],
+    timeoutMs: number,
+    done: (result: GetResult) => void,
+    fail?: (error: PlasmaError) => void,
+  ): void {
     const client = this.#client(clientId);
     this.#checkGetSize(keys);
     const unsealed: string[] = [];
     for (const key of keys) if (this.#objects.get(key)?.state !== "sealed") unsealed.push(key);
-    if (unsealed.length === 0 || timeoutMs === 0) {
+    const fetching = this.#requestFetches(unsealed, timeoutMs);
+    if (unsealed.length === 0 || (timeoutMs === 0 && fetching.length === 0)) {
       done(this.#grant(client, keys));
       return;
     }
@@ -409,12 +426,30 @@ export class StoreCore {
     }
     const costBytes = keys.length * WAITING_ID_BYTES;
     this.#checkWaitingBudget(client, costBytes, "get");
-    const waiter: GetWaiter = new GetWaiter(clientId, keys, unsealed, () => {
+    const finish = (): void => {
       client.waiters.delete(waiter);
       client.waitingBytes -= costBytes;
       if (waiter.timer !== null) this.#clock.clearTimeout(waiter.timer);
-      done(this.#grant(client, keys));
-    });
+    };
+    const failed =
+      fail === undefined
+        ? null
+        : (error: Error) => {
+            finish();
+            fail(asPlasmaError(error));
+          };
+    const waited = timeoutMs === 0 ? fetching : unsealed;
+    const waiter: GetWaiter = new GetWaiter(
+      clientId,
+      keys,
+      waited,
+      () => {
+        finish();
+        done(this.#grant(client, keys));
+      },
+      timeoutMs === 0,
+      failed,
+    );
     if (timeoutMs > 0) {
       waiter.timer = this.#clock.setTimeout(() => {
         waiter.timer = null;
@@ -450,20 +485,26 @@ export class StoreCore {
     readMetadata: (entry: ObjectEntry) => Uint8Array,
     done: (metadata: (Uint8Array | null)[] | Error) => void,
   ): void {
-    this.get(clientId, keys, timeoutMs, (result) => {
-      let reply: (Uint8Array | null)[] | Error;
-      try {
-        checkMetadataReplySize(result);
-        reply = result.map((entry) => (entry === null ? null : readMetadata(entry)));
-      } catch (error) {
-        reply = error instanceof Error ? error : new Error(String(error));
-      } finally {
-        for (let i = 0; i < result.length; i++) {
-          if (result[i] !== null) this.release(clientId, keys[i] as string, 1);
+    this.get(
+      clientId,
+      keys,
+      timeoutMs,
+      (result) => {
+        let reply: (Uint8Array | null)[] | Error;
+        try {
+          checkMetadataReplySize(result);
+          reply = result.map((entry) => (entry === null ? null : readMetadata(entry)));
+        } catch (error) {
+          reply = error instanceof Error ? error : new Error(String(error));
+        } finally {
+          for (let i = 0; i < result.length; i++) {
+            if (result[i] !== null) this.release(clientId, keys[i] as string, 1);
+          }
         }
-      }
-      done(reply);
-    });
+        done(reply);
+      },
+      done,
+    );
   }
 
   /** Gives back `count` store references of this client to the object. */
@@ -542,6 +583,103 @@ export class StoreCore {
     return this.#objects.entryAt(slot, key);
   }
 
+  // ------------------------------------------------------------------ missing-object sources
+
+  /** Adds a source gets ask for objects not in memory (see MissingObjectSource); asked in order added. */
+  addMissingObjectSource(source: MissingObjectSource): void {
+    this.#fetches.add(source);
+  }
+
+  /**
+   * A source's fetch of `key` ended without sealing it here. `null`: it found nothing, so gets with timeout
+   * 0 that wait for it answer now (null for it) and the others wait on to their timeout (the sources are
+   * asked again if a get that joined waits longer than this fetch was asked to). An error (e.g.
+   * StoreFullError): every get waiting for the key fails with it.
+   */
+  sourceFinished(key: string, outcome: PlasmaError | null): void {
+    const wantedMs = this.#fetches.finish(key);
+    if (this.contains(key)) return;
+    for (const waiter of this.#waiters.waitersOf(key)) {
+      if (outcome !== null) {
+        if (!this.#waiters.remove(waiter)) continue;
+        if (waiter.fail === null) waiter.complete();
+        else waiter.fail(outcome);
+      } else if (waiter.immediate && this.#waiters.giveUp(waiter, key)) {
+        waiter.complete();
+      }
+    }
+    const nowMs = this.#clock.monotonicMs();
+    if (
+      outcome === null &&
+      wantedMs !== null &&
+      wantedMs > nowMs &&
+      this.#waiters.waitersOf(key).length > 0
+    ) {
+      this.#fetches.request(key, wantedMs, nowMs);
+    }
+  }
+
+  /** Keys a source is fetching now (a read-only count, for tests and stats). */
+  get fetchingCount(): number {
+    return this.#fetches.size;
+  }
+
+  /**
+   * Creates an unsealed object for a source to fill (the edge writes its bytes into the entry's block);
+   * no client sees it until sealForSource. Evicts to make room; throws StoreFullError, LimitExceededError,
+   * ObjectExistsError as create does.
+   */
+  createForSource(spec: CreateSpec): ObjectEntry {
+    this.#checkCreate(spec);
+    const entry = this.#tryCreate(this.#system, spec);
+    if (entry === null) {
+      this.#counters.storeFullErrors++;
+      throw this.#storeFull(spec);
+    }
+    this.#sourceCopies.add(spec.key);
+    return entry;
+  }
+
+  /** Seals an object createForSource made (its gets resolve) and lets go of it: it is evictable now. */
+  sealForSource(key: string): ObjectEntry {
+    if (!this.#system.creating.has(key)) {
+      throw new ObjectNotFoundError(`Object ${hexOf(key)} is not being created by a source.`);
+    }
+    const entry = this.#sealBy(this.#system, key);
+    this.#releaseAll(this.#system, this.#objects.slotOf(key), key);
+    return entry;
+  }
+
+  /** Drops an object createForSource made and never sealed; nothing if it is not one. */
+  abortForSource(key: string): void {
+    const slot = this.#objects.slotOf(key);
+    if (slot < 0 || !this.#system.creating.has(key)) return;
+    this.#abortEntry(this.#system, slot, key);
+    this.#serveCreateQueue();
+  }
+
+  /** A reference for a source's reader (the transfer service) to a sealed object, or null if it has none. */
+  holdForSource(key: string): ObjectEntry | null {
+    const table = this.#objects;
+    const slot = table.slotOf(key);
+    if (slot < 0 || !table.isSealed(slot)) return null;
+    const held = table.holdCount(slot, this.#system.id);
+    if (held === 0) this.#system.held.add(key);
+    this.#policy.accessBegan(key);
+    table.setHoldCount(slot, this.#system.id, held + 1);
+    return table.entryAt(slot, key);
+  }
+
+  /** Gives back one reference holdForSource granted. */
+  releaseForSource(key: string): void {
+    const table = this.#objects;
+    const slot = table.slotOf(key);
+    const held = slot < 0 ? 0 : table.holdCount(slot, this.#system.id);
+    if (held === 0) throw new ObjectNotFoundError(`No source holds object ${hexOf(key)}.`);
+    if (held > 1) table.setHoldCount(slot, this.#system.id, held - 1);
+    else this.#dropHolder(this.#system, slot, key);
+  }
+
   // ------------------------------------------------------------------ subscribe
 
   /**
@@ -588,7 +726,7 @@ export class StoreCore {
         throw new Error(`invariant: object ${hexOf(key)} block size mismatch`);
       }
       for (const [clientId, count] of table.holdersAt(slot)) {
-        const client = this.#clients.get(clientId);
+        const client = this.#sessionOf(clientId);
         if (client === undefined || !client.held.has(key) || count <= 0) {
           throw new Error(`invariant: object ${hexOf(key)} held by unknown client ${clientId}`);
         }
@@ -596,7 +734,7 @@ export class StoreCore {
       }
       const sealed = table.isSealed(slot);
       if (sealed && table.refCount(slot) === 0) evictableCount++;
-      if (!sealed && !this.#clients.get(table.creatorAt(slot))?.creating.has(key)) {
+      if (!sealed && !this.#sessionOf(table.creatorAt(slot))?.creating.has(key)) {
         throw new Error(`invariant: unsealed object ${hexOf(key)} has no live creator`);
       }
     }
@@ -608,7 +746,7 @@ export class StoreCore {
     if (this.#allocator.allocationCount !== this.#objects.size) {
       throw new Error("invariant: allocation count differs from object count");
     }
-    for (const client of this.#clients.values()) {
+    for (const client of [...this.#clients.values(), this.#system]) {
       if ((refsByClient.get(client.id) ?? 0) !== client.held.size) {
         throw new Error(`invariant: client ${client.id} held set differs from object holders`);
       }
@@ -621,6 +759,22 @@ export class StoreCore {
   }
 
   // ------------------------------------------------------------------ internals
+
+  #sessionOf(clientId: number): ClientSession | undefined {
+    return clientId === this.#system.id ? this.#system : this.#clients.get(clientId);
+  }
+
+  /** Asks the sources for the keys not in the table at all; returns those a source is fetching. */
+  #requestFetches(unsealed: readonly string[], timeoutMs: number): string[] {
+    if (unsealed.length === 0 || !this.#fetches.hasSources) return [];
+    const nowMs = this.#clock.monotonicMs();
+    const deadlineMs = timeoutMs < 0 ? Number.POSITIVE_INFINITY : nowMs + timeoutMs;
+    const fetching: string[] = [];
+    for (const key of unsealed) {
+      if (!this.#objects.has(key) && this.#fetches.request(key, deadlineMs, nowMs)) fetching.push(key);
+    }
+    return fetching;
+  }
 
   #client(clientId: number): ClientSession {
     const client = this.#clients.get(clientId);
@@ -686,7 +840,7 @@ export class StoreCore {
     if (offset === null) {
       if (this.#reclaimableBytesBound() < total) return null;
       while (offset === null) {
-        const victims = this.#policy.chooseVictims(1);
+        const victims = this.#chooseVictims(1);
         const victimKey = victims.length > 0 ? (victims[0] as string) : "";
         const victim = this.#objects.slotOf(victimKey);
         if (victim < 0) return null;
@@ -861,9 +1015,37 @@ export class StoreCore {
     this.#removeEntry(slot, key, "object_aborted");
   }
 
+  /**
+   * Victims for `bytes`: evictable copies a source made local first (oldest first: they can be fetched
+   * again, objects created here cannot), then the policy's choice for the rest.
+   */
+  #chooseVictims(bytes: number): string[] {
+    if (bytes <= 0 || this.#policy.name === "none") return this.#policy.chooseVictims(bytes);
+    const table = this.#objects;
+    const victims: string[] = [];
+    let chosen = 0;
+    for (const key of this.#sourceCopies) {
+      if (chosen >= bytes) return victims;
+      const slot = table.slotOf(key);
+      if (slot < 0 || !table.isSealed(slot) || table.refCount(slot) > 0) continue;
+      victims.push(key);
+      chosen += table.sizeAt(slot);
+    }
+    if (chosen >= bytes && victims.length > 0) return victims;
+    // The policy's victims for all of `bytes` cover what the copies did not, once the copies are skipped.
+    const skip = new Set(victims);
+    for (const key of this.#policy.chooseVictims(bytes)) {
+      if (chosen >= bytes) break;
+      if (skip.has(key)) continue;
+      victims.push(key);
+      chosen += table.sizeAt(table.slotOf(key));
+    }
+    return victims;
+  }
+
   #evict(bytes: number): number {
     let freed = 0;
-    for (const key of this.#policy.chooseVictims(bytes)) {
+    for (const key of this.#chooseVictims(bytes)) {
       const slot = this.#objects.slotOf(key);
       if (slot < 0) continue;
       freed += this.#objects.sizeAt(slot);
@@ -881,6 +1063,7 @@ export class StoreCore {
     assert(table.refCount(slot) === 0, "a removed object is not held");
     assert(table.isSealed(slot) === (kind !== "object_aborted"), "only unsealed objects are aborted");
     this.#policy.objectRemoved(key);
+    this.#sourceCopies.delete(key);
     this.#allocator.free(table.offsetAt(slot));
     const entry = table.remove(slot);
     assert(this.#allocator.allocationCount === table.size, "one allocation per object");
@@ -907,6 +1090,26 @@ export class StoreCore {
   #emit(event: StoreEvent): void {
     for (const listener of this.#listeners) listener(event);
   }
+}
+
+/** The id of the core's own client (the largest the object table holds; connected ids count up from 1). */
+export const SOURCE_CLIENT_ID = 0x7fff_ffff;
+
+function systemSession(connectTimeMs: number): ClientSession {
+  return {
+    id: SOURCE_CLIENT_ID,
+    pid: 0,
+    uid: 0,
+    gid: 0,
+    connectTimeMs,
+    held: new Set(),
+    creating: new Set(),
+    waiters: new Set(),
+    pendingCreates: new Set(),
+    subscriber: null,
+    bytesCreated: 0,
+    waitingBytes: 0,
+  };
 }
 
 function statusOf(session: ClientSession): ClientStatus {

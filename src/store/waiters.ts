@@ -8,11 +8,17 @@ export class GetWaiter<Handle = unknown> {
   timer: Handle | null = null;
   finished = false;
 
+  /**
+   * `immediate`: a get with timeout 0 that waits only for keys a MissingObjectSource is fetching; `fail`
+   * answers it with an error (a fetch that failed), when the get has an error path.
+   */
   constructor(
     readonly clientId: number,
     readonly keys: readonly string[],
     unsealed: Iterable<string>,
     readonly complete: () => void,
+    readonly immediate = false,
+    readonly fail: ((error: Error) => void) | null = null,
   ) {
     this.remaining = new Set(unsealed);
   }
@@ -67,6 +73,27 @@ export class WaiterRegistry<Handle = unknown> {
       set.delete(waiter);
       if (set.size === 0) this.#byKey.delete(key);
     }
+    return true;
+  }
+
+  /** The waiters that wait for the key (a copy). */
+  waitersOf(key: string): GetWaiter<Handle>[] {
+    const set = this.#byKey.get(key);
+    return set === undefined ? [] : [...set];
+  }
+
+  /**
+   * The waiter stops waiting for the key (a fetch found nothing for a get that does not wait). Returns
+   * true if it now has nothing left to wait for (it is then finished and removed).
+   */
+  giveUp(waiter: GetWaiter<Handle>, key: string): boolean {
+    if (waiter.finished || !waiter.remaining.delete(key)) return false;
+    const set = this.#byKey.get(key);
+    set?.delete(waiter);
+    if (set?.size === 0) this.#byKey.delete(key);
+    if (waiter.remaining.size > 0) return false;
+    waiter.finished = true;
+    this.#count--;
     return true;
   }
 
