@@ -154,4 +154,19 @@ describe.skipIf(!hasCompose)("compose.cluster.yaml", () => {
     },
     CONTAINER_TEST_MS,
   );
+
+  test(
+    "a store that cannot reach etcd at start-up exits 1 (what compose.cluster.yaml's restart: on-failure relies on)",
+    async () => {
+      const noEtcd = await podmanAsync([
+        ...["run", "--rm", "--network", "none", "--no-healthcheck"],
+        ...["-e", "PLASMA_ADMIN_HTTP=off", "-e", "PLASMA_ADMIN_GRPC=off"],
+        ...["-e", "PLASMA_CLUSTER_ETCD=http://etcd:2379"],
+        ...[IMAGE, "-m", "8MiB", "--node-name", "host-c"],
+      ]);
+      expect(noEtcd.code).toBe(1);
+      expect(noEtcd.stderr).toContain("plasma_store: etcd is unreachable (http://etcd:2379");
+    },
+    CONTAINER_TEST_MS,
+  );
 });
