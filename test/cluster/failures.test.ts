@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect, ObjectID, StoreFullError } from "../../src/client/index.ts";
+import { runAdminCli } from "../admin/helpers.ts";
 import { STORE_CLI } from "../helpers/daemon.ts";
 import { type EtcdInstance, startEtcd } from "../helpers/etcd.ts";
 import { runCommand, startLine } from "../helpers/run.ts";
@@ -141,5 +142,27 @@ describe("cluster failures", () => {
     } finally {
       await Promise.all(clients.map((c) => c.disconnect()));
     }
+  });
+
+  test("plasma-admin nodes and locate against real stores", async () => {
+    const a = await store("adm-a", "adm");
+    const b = await store("adm-b", "adm", ["--admin-grpc", "127.0.0.1:0", "--admin-token", "t0ken"]);
+    const grpc = startLine(b.process.output()).adminGrpc as string;
+    const id = ObjectID.fromRandom();
+    await a.client.createAndSeal(id, bytesOf(10, 9));
+    await registered(b, id, 1);
+    const base = ["--addr", grpc, "--token", "t0ken"];
+    const nodes = await runAdminCli([...base, "--json", "nodes"]);
+    expect(nodes.code).toBe(0);
+    const listed = JSON.parse(nodes.stdout) as { nodeName: string; nodes: { name: string; self: boolean }[] };
+    expect(listed.nodes.map((n) => [n.name, n.self])).toEqual([
+      ["adm-a", false],
+      ["adm-b", true],
+    ]);
+    const found = await runAdminCli([...base, "locate", id.hex()]);
+    expect(found.code).toBe(0);
+    expect(found.stdout).toContain(`${id.hex()}  adm-a`);
+    const nowhere = await runAdminCli([...base, "locate", ObjectID.fromRandom().hex()]);
+    expect(nowhere.code).toBe(1);
   });
 });
