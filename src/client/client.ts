@@ -3,6 +3,7 @@ import { type Logger, silentLogger } from "../log.ts";
 import type { ByteReader } from "../protocol/bytes.ts";
 import {
   AbortCodec,
+  type ClusterNodeWire,
   ContainsCodec,
   CreateAndSealCodec,
   CreateCodec,
@@ -13,7 +14,10 @@ import {
   GetMetadataCodec,
   HashCodec,
   ListCodec,
+  LocateCodec,
+  MAX_LOCATE_IDS,
   MessageType,
+  NodesCodec,
   NotificationCodec,
   type ObjectLocation,
   type ObjectState,
@@ -23,7 +27,7 @@ import {
   type StoreInfoWire,
   SubscribeCodec,
 } from "../protocol/codecs/index.ts";
-import { ObjectNotFoundError, PlasmaConnectionError } from "../protocol/errors.ts";
+import { ObjectNotFoundError, PlasmaConnectionError, ProtocolError } from "../protocol/errors.ts";
 import { MAX_INLINE_DATA_BYTES, MAX_TIMEOUT_MS } from "../protocol/limits.ts";
 import { ObjectID } from "../protocol/object-id.ts";
 import { ClientArena } from "./arena.ts";
@@ -40,6 +44,9 @@ import {
   readValueHeader,
   type ValueHeader,
 } from "./values.ts";
+
+/** A live node of the store's cluster, as client.nodes() lists it. */
+export type ClusterNode = ClusterNodeWire;
 
 export interface ConnectOptions {
   /** Further attempts when the store is not reachable yet (default 0: fail at once). */
@@ -415,6 +422,31 @@ export class PlasmaClient {
   async storeInfo(): Promise<StoreInfo> {
     const reply = await this.#connection.request(MessageType.StoreInfo, StoreInfoCodec.encodeRequest);
     return StoreInfoCodec.decodeReply(reply);
+  }
+
+  /**
+   * Per id, the names of the cluster nodes whose stores hold it (from the directory; [] for an id held
+   * nowhere), in the order asked. Rejects with ClusterOffError on a store without --cluster-etcd, and a
+   * PlasmaError coded CLUSTER_UNAVAILABLE while etcd does not answer.
+   */
+  async locate(ids: readonly ObjectID[]): Promise<string[][]> {
+    const holders: string[][] = [];
+    for (let start = 0; start < ids.length; start += MAX_LOCATE_IDS) {
+      const batch = ids.slice(start, start + MAX_LOCATE_IDS).map((id) => id.bytes);
+      const reply = await this.#connection.request(MessageType.Locate, LocateCodec.encodeRequest, batch);
+      const answer = LocateCodec.decodeReply(reply);
+      if (answer.length !== batch.length) {
+        throw new ProtocolError(`Locate reply has ${answer.length} entries for ${batch.length} ids.`);
+      }
+      holders.push(...answer);
+    }
+    return holders;
+  }
+
+  /** The live nodes of the store's cluster (name, transfer address, capacity, used bytes); see locate. */
+  async nodes(): Promise<ClusterNode[]> {
+    const reply = await this.#connection.request(MessageType.Nodes, NodesCodec.encodeRequest);
+    return NodesCodec.decodeReply(reply);
   }
 
   /** A human-readable summary of the store. */

@@ -2,6 +2,7 @@
 
 export {
   AccessDeniedError,
+  ClusterOffError,
   LimitExceededError,
   ObjectAlreadySealedError,
   ObjectExistsError,
@@ -17,6 +18,7 @@ export {
 export { ObjectID } from "../protocol/object-id.ts";
 export {
   type BufferWithMetadata,
+  type ClusterNode,
   type ConnectOptions,
   type CreateOptions,
   connect,

@@ -15,6 +15,12 @@ import {
 } from "../protocol/limits.ts";
 import { EVICTION_POLICY_NAMES, type EvictionPolicyName } from "../store/eviction/policy.ts";
 import { MIN_CLIENT_MEMORY_BYTES, type StoreLimits } from "../store/limits.ts";
+import {
+  CLUSTER_ENV_USAGE,
+  CLUSTER_PARSE_OPTIONS,
+  CLUSTER_USAGE,
+  resolveClusterOptions,
+} from "./cluster-config.ts";
 import { parseSpillFlags, SPILL_PARSE_OPTIONS, SPILL_USAGE } from "./spill-config.ts";
 import { DEFAULT_SOCKET_PATH, type StoreOptions } from "./start.ts";
 
@@ -62,13 +68,15 @@ export const USAGE = `Usage: plasma_store [options]
       --admin-allowed-host NAME admin HTTP accepts this Host name too (repeatable; IP addresses,
                                 localhost and the listen host are always accepted)
 ${SPILL_USAGE}
+${CLUSTER_USAGE}
       --help               print this help
 
 Environment: PLASMA_MEMORY, PLASMA_SOCKET, PLASMA_DIRECTORY, PLASMA_HUGE_PAGES=1, PLASMA_PREFAULT=1,
 PLASMA_SOCKET_MODE, PLASMA_SOCKET_GROUP, PLASMA_READ_ONLY_UIDS, PLASMA_EVICTION, PLASMA_ADMIN_GRPC,
 PLASMA_ADMIN_HTTP, PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1, PLASMA_ADMIN_READ_ONLY=1,
 PLASMA_ADMIN_METRICS_OPEN=1, PLASMA_ADMIN_ALLOWED_HOSTS (comma-separated), PLASMA_MAX_CLIENT_MEMORY,
-PLASMA_HELLO_TIMEOUT_MS, PLASMA_SPILL_DIR, PLASMA_SPILL_MAX, PLASMA_LOG_LEVEL (default info).
+PLASMA_HELLO_TIMEOUT_MS, PLASMA_SPILL_DIR, PLASMA_SPILL_MAX, PLASMA_LOG_LEVEL (default info),
+${CLUSTER_ENV_USAGE}.
 Flags win over the environment.`;
 
 export interface CliConfig {
@@ -129,6 +137,9 @@ export function parseCli(
   if (spill !== undefined) options.spill = spill;
   // Throws AdminConfigError, a UsageError.
   options.admin = resolveAdminOptions(v, env);
+  // Throws UsageError (ClusterConfigError); absent without --cluster-etcd.
+  const cluster = resolveClusterOptions(v, env);
+  if (cluster !== undefined) options.cluster = cluster;
   return { help: false, options };
 }
 
@@ -158,6 +169,7 @@ function parseArgsStrict(argv: readonly string[]) {
       "hello-timeout-ms": { type: "string" },
       ...ADMIN_PARSE_OPTIONS,
       ...SPILL_PARSE_OPTIONS,
+      ...CLUSTER_PARSE_OPTIONS,
       help: { type: "boolean" },
     },
   });

@@ -3,6 +3,7 @@ import packageJson from "../../package.json" with { type: "json" };
 import type { AdminOptions } from "../admin/config.ts";
 import type { AdminPlane } from "../admin/plane.ts";
 import { provisionAdminToken, removeAdminTokenFile, tokenFileAccessOf } from "../admin/token-file.ts";
+import type { ClusterNode, ClusterNodeOptions } from "../cluster/node.ts";
 import { type ArenaFile, closeFd, reopenReadOnly, residentBytes } from "../ffi/index.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { PlasmaError } from "../protocol/errors.ts";
@@ -58,6 +59,8 @@ export interface StoreOptions {
   admin?: AdminOptions;
   /** Spill evicted objects to a directory (issue 16); absent: eviction drops them. */
   spill?: SpillConfig;
+  /** Join a cluster of stores (--cluster-etcd): directory in etcd, pulls between stores; absent: none. */
+  cluster?: ClusterNodeOptions;
   logger?: Logger;
 }
 
@@ -72,6 +75,8 @@ export interface StoreHandle {
   readonly startTime: number;
   /** Bound admin addresses (HOST:PORT), null when disabled. */
   readonly admin: { readonly grpcAddress: string | null; readonly httpAddress: string | null };
+  /** This store's part in the cluster, null without --cluster-etcd. */
+  readonly cluster: ClusterNode | null;
   /** Stops serving: closes every connection, removes the socket file, unmaps and closes the arena. */
   stop(): Promise<void>;
 }
@@ -119,6 +124,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     cleanup.defer(() => stopSpillEdge(core, spillEdge, onStop, log));
   }
   let adminPlane: AdminPlane | null = null;
+  let clusterNode: ClusterNode | null = null;
   const server = new StoreServer({
     socketPath,
     core,
@@ -136,6 +142,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     readOnlyUids: options.readOnlyUids,
     observeLatency: (op, seconds) => adminPlane?.observeLatency(op, seconds),
     spilledDigest: spillEdge === null ? undefined : (key) => spillEdge.digestOf(key),
+    cluster: () => clusterNode,
   });
   listenPrivately(server);
   cleanup.defer(async () => {
@@ -145,6 +152,13 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
   });
   setSocketAccess(socketPath, socketMode, options.socketGroup);
   const startTime = Date.now();
+  // The cluster (loaded on demand): transfer service, lease and node name, registrations, remote gets.
+  if (options.cluster !== undefined) {
+    const { ClusterNode } = await import("../cluster/node.ts");
+    const node = await ClusterNode.start(options.cluster, { core, access: arenaIo.access, logger: log });
+    cleanup.defer(() => node.stop());
+    clusterNode = node;
+  }
   let adminTokenFile: string | null = null;
   if (options.admin !== undefined) {
     // Readable by whoever may open the socket; the plane stops before the file goes.
@@ -163,12 +177,21 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
         startTime,
         isMapped: () => mapped,
         tokenFile: generated?.path,
+        cluster: clusterNode,
       },
     );
     cleanup.defer(() => plane.stop());
     adminPlane = plane;
   }
-  logStarted(log, options, { prepared, socketPath, socketMode, core, adminPlane, adminTokenFile });
+  logStarted(log, options, {
+    prepared,
+    socketPath,
+    socketMode,
+    core,
+    adminPlane,
+    adminTokenFile,
+    clusterNode,
+  });
 
   const running = cleanup.move();
   let stopped: Promise<void> | null = null;
@@ -181,6 +204,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     pid: process.pid,
     startTime,
     admin: { grpcAddress: adminPlane?.grpcAddress ?? null, httpAddress: adminPlane?.httpAddress ?? null },
+    cluster: clusterNode,
     stop() {
       stopped ??= running.disposeAsync().then(() => log.info({ socket: socketPath }, "plasma_store stopped"));
       return stopped;
@@ -199,12 +223,13 @@ interface AdminContext {
   isMapped(): boolean;
   /** The generated token's file, if the store made one up. */
   tokenFile?: string;
+  cluster: ClusterNode | null;
 }
 
 /** Starts the admin plane over the core and the arena. Loaded on demand: a store without one does not pay for gRPC. */
 async function startAdmin(admin: AdminOptions, context: AdminContext): Promise<AdminPlane> {
   const { startAdminPlane } = await import("../admin/plane.ts");
-  const { core, log, socketPath, prepared, access, startTime, isMapped, tokenFile } = context;
+  const { core, log, socketPath, prepared, access, startTime, isMapped, tokenFile, cluster } = context;
   const { arena, address } = prepared;
   return startAdminPlane({
     ...admin,
@@ -235,6 +260,7 @@ async function startAdmin(admin: AdminOptions, context: AdminContext): Promise<A
     },
     ready: () => isMapped() && existsSync(socketPath),
     tokenFile,
+    ...(cluster === null ? {} : { cluster }),
   });
 }
 
@@ -274,10 +300,11 @@ interface StartedParts {
   core: StoreCore;
   adminPlane: AdminPlane | null;
   adminTokenFile: string | null;
+  clusterNode: ClusterNode | null;
 }
 
 function logStarted(log: Logger, options: StoreOptions, parts: StartedParts): void {
-  const { prepared, socketPath, socketMode, core, adminPlane, adminTokenFile } = parts;
+  const { prepared, socketPath, socketMode, core, adminPlane, adminTokenFile, clusterNode } = parts;
   const { arena } = prepared;
   log.info(
     {
@@ -298,6 +325,14 @@ function logStarted(log: Logger, options: StoreOptions, parts: StartedParts): vo
       adminGrpc: adminPlane?.grpcAddress ?? null,
       adminHttp: adminPlane?.httpAddress ?? null,
       adminTokenFile,
+      ...(clusterNode === null
+        ? {}
+        : {
+            clusterName: clusterNode.clusterName,
+            nodeName: clusterNode.nodeName,
+            transferAddress: clusterNode.transferAddress,
+            etcdEndpoints: clusterNode.etcdEndpoints,
+          }),
     },
     "plasma_store started",
   );

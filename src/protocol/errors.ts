@@ -18,6 +18,8 @@ export type PlasmaErrorCode =
   | "INVALID_VALUE"
   | "VALUE_FORMAT"
   | "SUBSCRIPTION_OVERFLOW"
+  // Cluster queries (locate, nodes) on a store without --cluster-etcd, or with etcd away.
+  | "CLUSTER_OFF"
   // Store-to-store transfers (src/cluster/transfer); raised by the pulling store, never on the client wire.
   | "CLUSTER_AUTH"
   | "TRANSFER_STALLED"
@@ -32,7 +34,8 @@ export type PlasmaErrorCode =
   | "NOT_HUGETLBFS"
   | "HUGE_PAGES_UNAVAILABLE"
   | "PREFAULT_FAILED"
-  // The cluster's directory (src/cluster/): raised in the store, never sent on the wire.
+  // The cluster's directory (src/cluster/): raised in the store; only CLUSTER_UNAVAILABLE is sent on the
+  // wire (a client's locate or nodes while etcd is away).
   | "CLUSTER_UNAVAILABLE"
   | "CLUSTER_BAD_RESPONSE"
   | "CLUSTER_LEASE_LOST"
@@ -138,6 +141,13 @@ export class SubscriptionOverflowError extends PlasmaError {
   }
 }
 
+/** A cluster query (locate, nodes) to a store that runs without --cluster-etcd. */
+export class ClusterOffError extends PlasmaError {
+  constructor(message: string) {
+    super(message, "CLUSTER_OFF");
+  }
+}
+
 const WIRE_CODES: ReadonlyArray<readonly [number, PlasmaErrorCode, (message: string) => PlasmaError]> = [
   [1, "OBJECT_EXISTS", (m) => new ObjectExistsError(m)],
   [2, "OBJECT_NOT_FOUND", (m) => new ObjectNotFoundError(m)],
@@ -148,6 +158,8 @@ const WIRE_CODES: ReadonlyArray<readonly [number, PlasmaErrorCode, (message: str
   [7, "LIMIT_EXCEEDED", (m) => new LimitExceededError(m)],
   [8, "ACCESS_DENIED", (m) => new AccessDeniedError(m)],
   [9, "CONNECTION_ERROR", (m) => new PlasmaConnectionError(m)],
+  [10, "CLUSTER_OFF", (m) => new ClusterOffError(m)],
+  [11, "CLUSTER_UNAVAILABLE", (m) => new PlasmaError(m, "CLUSTER_UNAVAILABLE")],
   [0, "PLASMA_ERROR", (m) => new PlasmaError(m)],
 ];
 

@@ -11,6 +11,7 @@ import {
   AbortCodec,
   BATCH_PREFIX_BYTES,
   BatchCodec,
+  type ClusterNodeWire,
   ContainsCodec,
   CreateAndSealCodec,
   CreateCodec,
@@ -24,9 +25,11 @@ import {
   HashCodec,
   HelloCodec,
   ListCodec,
+  LocateCodec,
   MAX_ADVISED_POLL_US,
   MessageType,
   messageName,
+  NodesCodec,
   NotificationCodec,
   PollAdviceCodec,
   ReleaseCodec,
@@ -35,7 +38,7 @@ import {
   SubscribeCodec,
   WelcomeCodec,
 } from "../protocol/codecs/index.ts";
-import { AccessDeniedError, PlasmaError, ProtocolError } from "../protocol/errors.ts";
+import { AccessDeniedError, ClusterOffError, PlasmaError, ProtocolError } from "../protocol/errors.ts";
 import { FLAG_MORE, FLAG_REPLY, FrameReader } from "../protocol/frame.ts";
 import { MAX_FRAME_BODY_BYTES, PROTOCOL_VERSION } from "../protocol/limits.ts";
 import { objectKey } from "../protocol/object-id.ts";
@@ -105,6 +108,15 @@ export interface StoreServerOptions {
   helloTimeoutMs?: number;
   /** XXH64 of a spilled object's data ‖ metadata, from its file's header (spilling on, issue 16). */
   spilledDigest?: (key: string) => bigint;
+  /** The cluster's answers to Locate and Nodes (--cluster-etcd), asked per request; null: the cluster is off. */
+  cluster?: () => ClusterQueries | null;
+}
+
+/** What the cluster tells a client (the daemon passes its ClusterNode). Rejections are PlasmaErrors. */
+export interface ClusterQueries {
+  /** Per id, the names of the nodes whose stores hold it. */
+  locate(ids: readonly Uint8Array[]): Promise<string[][]>;
+  nodes(): Promise<ClusterNodeWire[]>;
 }
 
 interface Connection {
@@ -690,6 +702,8 @@ export class StoreServer {
       [MessageType.Subscribe]: this.#subscribe,
       [MessageType.StoreInfo]: this.#storeInfo,
       [MessageType.DebugString]: this.#debugString,
+      [MessageType.Locate]: this.#locate,
+      [MessageType.Nodes]: this.#nodes,
     };
     const table: Handler[] = [];
     for (let type = 0; type <= MAX_MESSAGE_TYPE; type++) table.push(byType[type] ?? unknownType(type));
@@ -880,6 +894,45 @@ export class StoreServer {
       );
     });
   };
+
+  // Locate and Nodes ask etcd: they answer later, through #answer (an error reply if the cluster fails).
+  readonly #locate: Handler = (socket, conn, requestId, r) => {
+    const ids = LocateCodec.decodeRequest(r).map((id) => id.slice());
+    this.#askCluster(socket, conn, MessageType.Locate, requestId, async (cluster) => {
+      const holders = await cluster.locate(ids);
+      return (out) => LocateCodec.encodeReply(out, requestId, holders);
+    });
+  };
+
+  readonly #nodes: Handler = (socket, conn, requestId, r) => {
+    NodesCodec.decodeRequest(r);
+    this.#askCluster(socket, conn, MessageType.Nodes, requestId, async (cluster) => {
+      const nodes = await cluster.nodes();
+      return (out) => NodesCodec.encodeReply(out, requestId, nodes);
+    });
+  };
+
+  #askCluster(
+    socket: ConnSocket,
+    conn: Connection,
+    type: MessageType,
+    requestId: number,
+    ask: (cluster: ClusterQueries) => Promise<(out: ByteWriter) => void>,
+  ): void {
+    const cluster = this.#options.cluster?.() ?? null;
+    if (cluster === null) {
+      throw new ClusterOffError(
+        `This plasma_store runs without a cluster, so it cannot answer ${messageName(type)}; start it with --cluster-etcd URLS.`,
+      );
+    }
+    ask(cluster).then(
+      (encode) => this.#answer(socket, conn, type, requestId, encode),
+      (error: unknown) =>
+        this.#answer(socket, conn, type, requestId, () => {
+          throw error instanceof PlasmaError ? error : new PlasmaError(String(error));
+        }),
+    );
+  }
 
   readonly #storeInfo: Handler = (_socket, conn, requestId, r) => {
     StoreInfoCodec.decodeRequest(r);

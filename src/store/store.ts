@@ -151,6 +151,8 @@ export class StoreCore {
   readonly #listeners = new Set<StoreEventListener>();
   readonly #clock: Clock;
   readonly #fetches = new SourceFetches();
+  /** Keys of objects a source made local (pulled copies), oldest first: evicted before anything else. */
+  readonly #sourceCopies = new Set<string>();
   /** The core's own client (never connected): creates and holds objects for MissingObjectSources. */
   readonly #system: ClientSession;
   #policy: EvictionPolicy;
@@ -783,6 +785,7 @@ export class StoreCore {
       this.#counters.storeFullErrors++;
       throw this.#storeFull(spec);
     }
+    this.#sourceCopies.add(spec.key);
     return entry;
   }
 
@@ -1301,10 +1304,10 @@ export class StoreCore {
     if (this.#reclaimableBytesBound() < total) return null;
     while (offset === null) {
       if (this.#spillingBytes > 0 && this.#allocator.freeBytes + this.#spillingBytes >= total) return null;
-      const victimKey = this.#policy.chooseVictims(1)[0];
+      const victimKey = this.#chooseVictims(1)[0];
       const victim = victimKey === undefined ? -1 : this.#objects.slotOf(victimKey);
       if (victim < 0 || victimKey === undefined) return null;
-      if (!this.#spillVictim(victim, victimKey)) this.#removeEntry(victim, victimKey, "object_evicted");
+      this.#spillOrDrop(victim, victimKey);
       offset = this.#allocator.allocate(total);
     }
     return offset;
@@ -1519,13 +1522,47 @@ export class StoreCore {
     this.#removeEntry(slot, key, "object_aborted");
   }
 
+  /**
+   * Victims for `bytes`: evictable copies a source made local first (oldest first: they can be fetched
+   * again, objects created here cannot), then the policy's choice for the rest.
+   */
+  #chooseVictims(bytes: number): string[] {
+    if (bytes <= 0 || this.#policy.name === "none") return this.#policy.chooseVictims(bytes);
+    const table = this.#objects;
+    const victims: string[] = [];
+    let chosen = 0;
+    for (const key of this.#sourceCopies) {
+      if (chosen >= bytes) return victims;
+      const slot = table.slotOf(key);
+      if (slot < 0 || !table.isSealed(slot) || table.refCount(slot) > 0) continue;
+      victims.push(key);
+      chosen += table.sizeAt(slot);
+    }
+    if (chosen >= bytes && victims.length > 0) return victims;
+    // The policy's victims for all of `bytes` cover what the copies did not, once the copies are skipped.
+    const skip = new Set(victims);
+    for (const key of this.#policy.chooseVictims(bytes)) {
+      if (chosen >= bytes) break;
+      if (skip.has(key)) continue;
+      victims.push(key);
+      chosen += table.sizeAt(table.slotOf(key));
+    }
+    return victims;
+  }
+
+  /** A victim goes to disk when spilling is on, except a copy a source made local: that one is dropped. */
+  #spillOrDrop(slot: number, key: string): void {
+    if (this.#sourceCopies.has(key) || !this.#spillVictim(slot, key))
+      this.#removeEntry(slot, key, "object_evicted");
+  }
+
   #evict(bytes: number): number {
     let freed = 0;
-    for (const key of this.#policy.chooseVictims(bytes)) {
+    for (const key of this.#chooseVictims(bytes)) {
       const slot = this.#objects.slotOf(key);
       if (slot < 0) continue;
       freed += this.#objects.sizeAt(slot);
-      if (!this.#spillVictim(slot, key)) this.#removeEntry(slot, key, "object_evicted");
+      this.#spillOrDrop(slot, key);
     }
     return freed;
   }
@@ -1539,6 +1576,7 @@ export class StoreCore {
     assert(table.refCount(slot) === 0, "a removed object is not held");
     assert(table.isSealed(slot) === (kind !== "object_aborted"), "only unsealed objects are aborted");
     this.#policy.objectRemoved(key);
+    this.#sourceCopies.delete(key);
     this.#allocator.free(table.offsetAt(slot));
     const entry = table.remove(slot);
     assert(this.#allocationsMatch(), "one allocation per object or restore");

@@ -5,6 +5,7 @@ import {
   AbortCodec,
   BatchCodec,
   type BatchFrame,
+  type ClusterNodeWire,
   ContainsCodec,
   CreateAndSealCodec,
   CreateCodec,
@@ -17,10 +18,12 @@ import {
   HashCodec,
   HelloCodec,
   ListCodec,
+  LocateCodec,
   MAX_ADVISED_POLL_US,
   MAX_BATCH_BODY_BYTES,
   MAX_BATCH_FRAMES,
   MessageType,
+  NodesCodec,
   NotificationCodec,
   type NotificationWire,
   PollAdviceCodec,
@@ -33,6 +36,7 @@ import {
 } from "../../src/protocol/codecs/index.ts";
 import {
   AccessDeniedError,
+  ClusterOffError,
   LimitExceededError,
   ObjectAlreadySealedError,
   ObjectExistsError,
@@ -68,6 +72,15 @@ const text = fc.string({ unit: "grapheme", maxLength: 40 });
 const timeoutMs = fc.integer({ min: -1, max: MAX_TIMEOUT_MS });
 const location = fc.record({ offset: u64, dataSize: u64, metadataSize: u32 });
 const requestId = fc.integer({ min: 1, max: U32_MAX });
+const nodeName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/);
+const clusterNode: fc.Arbitrary<ClusterNodeWire> = fc.record({
+  name: nodeName,
+  transferAddress: fc.stringMatching(/^[a-z0-9.-]{1,40}:[0-9]{1,5}$/),
+  capacityBytes: u64,
+  usedBytes: u64,
+  startTimeMs: fc.double({ noNaN: true }),
+  self: fc.boolean(),
+});
 const ERROR_CLASSES = [
   ObjectExistsError,
   ObjectNotFoundError,
@@ -78,6 +91,7 @@ const ERROR_CLASSES = [
   LimitExceededError,
   AccessDeniedError,
   PlasmaConnectionError,
+  ClusterOffError,
   PlasmaError,
 ] as const;
 const plasmaError = fc
@@ -441,6 +455,24 @@ const CASES: Case<unknown>[] = [
     text,
     DebugStringCodec.encodeReply,
     DebugStringCodec.decodeReply,
+  ),
+
+  request("Locate", MessageType.Locate, ids, LocateCodec.encodeRequest, LocateCodec.decodeRequest),
+  reply(
+    "Locate",
+    MessageType.Locate,
+    fc.array(fc.array(nodeName, { maxLength: 5 }), { maxLength: 8 }),
+    LocateCodec.encodeReply,
+    LocateCodec.decodeReply,
+  ),
+
+  request("Nodes", MessageType.Nodes, none, NodesCodec.encodeRequest, NodesCodec.decodeRequest),
+  reply(
+    "Nodes",
+    MessageType.Nodes,
+    fc.array(clusterNode, { maxLength: 6 }),
+    NodesCodec.encodeReply,
+    NodesCodec.decodeReply,
   ),
 ];
 

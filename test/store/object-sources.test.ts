@@ -153,6 +153,23 @@ describe("MissingObjectSource", () => {
     core.checkInvariants();
   });
 
+  test("copies a source made local are evicted before objects created here", () => {
+    const { core, a } = setup(1_000);
+    const local = spec(20, 300);
+    const pulled = spec(21, 300);
+    core.createAndSeal(a, local, () => {}); // older: LRU alone would evict it first
+    fetchInto(core, pulled);
+    expect(core.evict(1)).toBe(300);
+    expect(core.contains(pulled.key)).toBe(false);
+    expect(core.contains(local.key)).toBe(true);
+    // Making room for a create evicts a pulled copy first too.
+    fetchInto(core, spec(22, 300));
+    core.createAndSeal(a, spec(23, 500), () => {});
+    expect(core.contains(spec(22).key)).toBe(false);
+    expect(core.contains(local.key)).toBe(true);
+    core.checkInvariants();
+  });
+
   test("property: any order of gets, seals, absences and failures keeps the core consistent", () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant("get"), n: fc.nat(3), timeoutMs: fc.constantFrom(0, 10, -1) }),

@@ -10,6 +10,13 @@ export {
   MAX_BATCH_BODY_BYTES,
   MAX_BATCH_FRAMES,
 } from "./batch.ts";
+export {
+  type ClusterNodeWire,
+  LocateCodec,
+  MAX_CLUSTER_NODES,
+  MAX_LOCATE_IDS,
+  NodesCodec,
+} from "./cluster.ts";
 export type { MessageCodec } from "./codec.ts";
 export {
   CreateAndSealCodec,

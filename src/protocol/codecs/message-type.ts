@@ -19,6 +19,8 @@ export const MessageType = {
   StoreInfo: 16,
   DebugString: 17,
   PollAdvice: 18,
+  Locate: 19,
+  Nodes: 20,
   /** A frame of frames (framing, not a request of its own): numbered apart from the messages. */
   Batch: 32,
 } as const;
