@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type Table, tableFromArrays } from "apache-arrow";
 import { ClusterOffError, connect, ObjectID } from "../../src/client/index.ts";
 import { type EtcdInstance, startEtcd } from "../helpers/etcd.ts";
 import { startStoreProcess } from "../helpers/store-process.ts";
@@ -86,6 +87,20 @@ describe("remote get", () => {
     expect(got).toEqual(array);
     const objectId = await a.client.put({ name: "x", values: [1, 2, 3] });
     expect(await c.client.get(objectId, { timeoutMs: 10_000 })).toEqual({ name: "x", values: [1, 2, 3] });
+  });
+
+  test("an Arrow table and getMetadata cross nodes", async () => {
+    const table = tableFromArrays({ a: Float64Array.of(0.25, 0.5, 0.75), b: Int32Array.of(-1, 0, 1) });
+    const id = await a.client.put(table);
+    const got = (await b.client.get(id, { timeoutMs: 10_000 })) as Table;
+    expect(got.numRows).toBe(3);
+    expect([...(got.getChild("a")?.toArray() ?? [])]).toEqual([0.25, 0.5, 0.75]);
+    expect([...(got.getChild("b")?.toArray() ?? [])]).toEqual([-1, 0, 1]);
+    const meta = ObjectID.fromRandom();
+    await a.client.createAndSeal(meta, pattern(5000, 8), pattern(321, 9));
+    const [metadata] = await c.client.getMetadata([meta], { timeoutMs: 10_000 });
+    expect(Buffer.from(metadata ?? []).equals(Buffer.from(pattern(321, 9)))).toBe(true);
+    expect(await c.client.contains(meta)).toBe(true);
   });
 
   test("contains, list and delete stay local", async () => {
