@@ -4,7 +4,7 @@
  */
 
 /** Version of the binary protocol; bumped on any incompatible change. Checked in the handshake. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Magic bytes at the start of the store's welcome frame: "PLSM". */
 export const WELCOME_MAGIC = 0x4d534c50;

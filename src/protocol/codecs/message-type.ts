@@ -19,6 +19,8 @@ export const MessageType = {
   StoreInfo: 16,
   DebugString: 17,
   PollAdvice: 18,
+  /** A client unpinned objects the store waits to free (shared directory reads). */
+  PinsReleased: 24,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
