@@ -149,6 +149,7 @@ export class StoreCore {
     this.#drainDirectoryUses();
     const allocator = this.#allocator;
     const table = this.#objects;
+    const pinned = this.#pinnedEvictable();
     return {
       capacityBytes: this.capacityBytes,
       usedBytes: allocator.usedBytes,
@@ -159,8 +160,8 @@ export class StoreCore {
       createdBytes: table.createdBytes,
       sealedCount: table.sealedCount,
       sealedBytes: table.sealedBytes,
-      evictableCount: this.#policy.evictableCount,
-      evictableBytes: this.#policy.evictableBytes,
+      evictableCount: this.#policy.evictableCount - pinned.count,
+      evictableBytes: this.#policy.evictableBytes - pinned.bytes,
       evictionPolicy: this.#policy.name,
       clientCount: this.#clients.size,
       waitingGetCount: this.#waiters.size,
@@ -351,6 +352,22 @@ export class StoreCore {
       table.touch(slot, now);
       if (table.refCount(slot) === 0 && !shared.isRetiring(key)) this.#policy.accessEnded(key);
     });
+  }
+
+  /** Objects the policy counts as evictable that clients pin through the directory (held, as referenced). */
+  #pinnedEvictable(): { count: number; bytes: number } {
+    const pinned = { count: 0, bytes: 0 };
+    const pins = this.#shared?.pinHolders();
+    if (pins === undefined || this.#policy.name === "none") return pinned;
+    const table = this.#objects;
+    for (const key of pins.keys()) {
+      const slot = table.slotOf(key);
+      if (slot < 0 || !table.isSealed(slot) || table.refCount(slot) > 0 || this.#shared?.isRetiring(key))
+        continue;
+      pinned.count++;
+      pinned.bytes += table.sizeAt(slot);
+    }
+    return pinned;
   }
 
   /** Per client, the objects it pins through the directory without holding a store reference. */

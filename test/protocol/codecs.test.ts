@@ -19,6 +19,7 @@ import {
   MessageType,
   NotificationCodec,
   type NotificationWire,
+  PinsReleasedCodec,
   PollAdviceCodec,
   ReleaseCodec,
   SealCodec,
@@ -370,6 +371,21 @@ const CASES: Case<unknown>[] = [
     SubscribeCodec.decodeRequest,
   ),
   reply("Subscribe", MessageType.Subscribe, none, SubscribeCodec.encodeReply, SubscribeCodec.decodeReply),
+
+  request(
+    "PinsReleased",
+    MessageType.PinsReleased,
+    none,
+    PinsReleasedCodec.encodeRequest,
+    PinsReleasedCodec.decodeRequest,
+  ),
+  reply(
+    "PinsReleased",
+    MessageType.PinsReleased,
+    none,
+    PinsReleasedCodec.encodeReply,
+    PinsReleasedCodec.decodeReply,
+  ),
 
   request(
     "StoreInfo",
