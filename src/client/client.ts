@@ -653,6 +653,10 @@ export class PlasmaClient {
 
   /** A holding pinned through the shared directory, or undefined (ask the store). */
   #pinned(id: ObjectID): Holding | undefined {
+    // A holding of the object already (the same id twice in one get, or this client's own create being
+    // sealed): never a second one beside it. The store's grant joins an unsealed one (granted).
+    const existing = this.#references.get(id.key);
+    if (existing !== undefined) return existing.sealed ? existing : undefined;
     const direct = this.#directory?.acquire(id.bytes);
     return direct == null
       ? undefined

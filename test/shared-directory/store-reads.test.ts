@@ -83,3 +83,17 @@ test("a hostile client scribbling over its pin table cannot write the directory 
   expect(listed.every((o) => o.refCount === 0)).toBe(true);
   expect(fx.store.output()).not.toMatch(/internal error|invariant/i);
 });
+
+test("the same id twice in one get through the directory: one holding, two references", async () => {
+  const id = ObjectID.fromRandom();
+  await fx.client.createAndSeal(id, new Uint8Array(64).fill(8));
+  const views = await fx.client.getBuffers([id, id]);
+  expect(views.map((v) => v?.[0])).toEqual([8, 8]);
+  expect(fx.client.heldObjectCount).toBe(1);
+  const refCount = async () => (await fx.client.list()).find((o) => o.id.equals(id))?.refCount;
+  expect(await refCount()).toBe(1);
+  await fx.client.release(id);
+  await fx.client.release(id);
+  expect(await refCount()).toBe(0);
+  expect(await fx.client.delete(id)).toBe(1);
+});
