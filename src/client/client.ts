@@ -21,6 +21,7 @@ import {
   NotificationCodec,
   type ObjectLocation,
   type ObjectState,
+  PinsReleasedCodec,
   ReleaseCodec,
   SealCodec,
   StoreInfoCodec,
@@ -32,6 +33,7 @@ import { MAX_INLINE_DATA_BYTES, MAX_TIMEOUT_MS } from "../protocol/limits.ts";
 import { ObjectID } from "../protocol/object-id.ts";
 import { ClientArena } from "./arena.ts";
 import { Connection } from "./connection.ts";
+import { DirectoryReads } from "./directory-reads.ts";
 import { type Holding, ReferenceTable } from "./references.ts";
 import { DEFAULT_MAX_QUEUED_NOTIFICATIONS, Subscription } from "./subscription.ts";
 import type { Tensor } from "./values/tensor.ts";
@@ -164,6 +166,8 @@ export class PlasmaClient {
   readonly socketPath: string;
   readonly #connection: Connection;
   readonly #arena: ClientArena;
+  /** Gets, contains and releases served from the store's shared directory; null when it has none. */
+  readonly #directory: DirectoryReads | null;
   readonly #references: ReferenceTable;
   readonly #subscriptions = new Set<Subscription>();
   #disconnected = false;
@@ -179,6 +183,8 @@ export class PlasmaClient {
     this.#arena = new ClientArena(connection.arenaFd, connection.welcome.arenaBytes, {
       populate: options.populate,
     });
+    const fds = connection.directoryFds;
+    this.#directory = fds === null ? null : DirectoryReads.open(fds);
     this.#references = new ReferenceTable(() => this.#scheduleReleases());
     // Grants waiting to go back travel ahead of every request, so the store applies them first.
     connection.beforeRequest(() => this.#sendReleases());
@@ -302,6 +308,8 @@ export class PlasmaClient {
     const held = this.#references.heldSealed(key);
     if (held !== undefined) return held;
     const idBytes = id.bytes;
+    const pinned = this.#pinned(id);
+    if (pinned !== undefined) return pinned;
     const reply = await this.#connection.request(
       MessageType.Get,
       timeoutMs === 0
@@ -322,7 +330,8 @@ export class PlasmaClient {
     const results: (Holding | null)[] = new Array(ids.length).fill(null);
     const missing: number[] = [];
     for (let i = 0; i < ids.length; i++) {
-      const holding = this.#references.heldSealed((ids[i] as ObjectID).key);
+      const id = ids[i] as ObjectID;
+      const holding = this.#references.heldSealed(id.key) ?? this.#pinned(id);
       if (holding !== undefined) results[i] = holding;
       else missing.push(i);
     }
@@ -372,6 +381,7 @@ export class PlasmaClient {
 
   /** True when the object is in the store and sealed. */
   async contains(id: ObjectID): Promise<boolean> {
+    if (this.#directory?.contains(id.bytes) === true) return true;
     const reply = await this.#connection.request(MessageType.Contains, ContainsCodec.encodeRequest, id.bytes);
     return ContainsCodec.decodeReply(reply);
   }
@@ -673,12 +683,39 @@ export class PlasmaClient {
     });
   }
 
-  /** Gives the grants of every idle holding back, one Release frame each. */
+  /** A holding pinned through the shared directory, or undefined (ask the store). */
+  #pinned(id: ObjectID): Holding | undefined {
+    // A holding of the object already (the same id twice in one get, or this client's own create being
+    // sealed): never a second one beside it. The store's grant joins an unsealed one (granted).
+    const existing = this.#references.get(id.key);
+    if (existing !== undefined) return existing.sealed ? existing : undefined;
+    const direct = this.#directory?.acquire(id.bytes);
+    return direct == null
+      ? undefined
+      : this.#references.pinned(id.key, id.bytes, direct.location, direct.pin);
+  }
+
+  /**
+   * Gives the grants of every idle holding back, one Release frame each, and drops its directory pin (with
+   * one PinsReleased frame if the store was waiting for any of them).
+   */
   #sendReleases(): void {
     if (this.#connection.closed || this.#references.idleCount === 0) return;
     const idle = this.#references.takeIdle();
+    let storeWaits = false;
+    let grants = 0;
+    for (const holding of idle) {
+      grants += holding.storeGrants;
+      if (holding.pin === null) continue;
+      if (this.#directory?.release(holding.pin) === true) storeWaits = true;
+      holding.pin = null;
+    }
+    if (grants === 0 && !storeWaits) return;
     this.#connection.send((out) => {
-      for (const holding of idle) ReleaseCodec.encodeRequestNoReply(out, holding.id, holding.storeGrants);
+      for (const holding of idle) {
+        if (holding.storeGrants > 0) ReleaseCodec.encodeRequestNoReply(out, holding.id, holding.storeGrants);
+      }
+      if (storeWaits) PinsReleasedCodec.encodeRequestNoReply(out);
     });
   }
 
@@ -702,6 +739,7 @@ export class PlasmaClient {
     this.#disconnected = true;
     this.#copier?.close();
     this.#references.clear();
+    this.#directory?.close();
     this.#arena.close();
   }
 }

@@ -1,5 +1,5 @@
 import type { Socket, SocketHandler, UnixSocketOptions } from "bun";
-import { closeFd, connectUnix, recvFd, SystemError } from "../ffi/index.ts";
+import { closeFd, connectUnix, recvFds, SystemError } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
 import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
 import {
@@ -23,6 +23,14 @@ import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Largest welcome frame accepted. */
 const MAX_WELCOME_BYTES = 64 * 1024;
+/** Descriptors a Welcome carries at most: arena, directory, pin table. */
+const MAX_WELCOME_FDS = 3;
+
+/** The shared directory's descriptors from the Welcome (docs/shared-directory.md); the client owns them. */
+export interface DirectoryFds {
+  readonly directoryFd: number;
+  readonly pinTableFd: number;
+}
 
 export interface PendingRequest {
   readonly type: number;
@@ -54,6 +62,8 @@ function clientPollCapUs(): number {
 export class Connection {
   readonly welcome: Welcome;
   readonly arenaFd: number;
+  /** Null when the store publishes no directory (every read then asks the store). */
+  readonly directoryFds: DirectoryFds | null;
   readonly socketPath: string;
   readonly #pending = new Map<number, PendingRequest>();
   readonly #streams = new Map<number, StreamHandler>();
@@ -76,10 +86,12 @@ export class Connection {
   /** Polls while a reply is awaited (see #encode). */
   readonly #poller = new EventLoopPoller(() => this.#pending.size > 0);
 
-  private constructor(socketPath: string, welcome: Welcome, arenaFd: number, log: Logger) {
+  private constructor(socketPath: string, welcome: Welcome, fds: readonly number[], log: Logger) {
     this.socketPath = socketPath;
     this.welcome = welcome;
-    this.arenaFd = arenaFd;
+    this.arenaFd = fds[0] as number;
+    this.directoryFds =
+      fds.length === MAX_WELCOME_FDS ? { directoryFd: fds[1] as number, pinTableFd: fds[2] as number } : null;
     this.#log = log;
     this.#out.skip(BATCH_PREFIX_BYTES);
   }
@@ -96,19 +108,23 @@ export class Connection {
         { cause: error },
       );
     }
-    let arenaFd: number | null = null;
+    let fds: number[] = [];
     try {
-      const message = recvFd(fd, MAX_WELCOME_BYTES, HANDSHAKE_TIMEOUT_MS);
-      arenaFd = message.fd;
+      const message = recvFds(fd, MAX_WELCOME_BYTES, HANDSHAKE_TIMEOUT_MS, MAX_WELCOME_FDS);
+      fds = message.fds;
       const welcome = parseWelcome(message.payload, socketPath);
       if (welcome instanceof Error) throw welcome;
-      if (arenaFd === null) throw new ProtocolError(`The store at ${socketPath} sent no arena descriptor.`);
-      const connection = new Connection(socketPath, welcome, arenaFd, log);
+      if (fds.length === 0) throw new ProtocolError(`The store at ${socketPath} sent no arena descriptor.`);
+      // Directory descriptors without the flag (or the flag without them) are not used.
+      if (fds.length !== (welcome.directory === true ? MAX_WELCOME_FDS : 1)) {
+        for (const extra of fds.splice(1)) closeFd(extra);
+      }
+      const connection = new Connection(socketPath, welcome, fds, log);
       await connection.#adopt(fd);
       await connection.#hello();
       return connection;
     } catch (error) {
-      if (arenaFd !== null) closeFd(arenaFd);
+      for (const received of fds) closeFd(received);
       try {
         closeFd(fd);
       } catch {

@@ -1,4 +1,5 @@
 import type { ObjectLocation } from "../protocol/codecs/index.ts";
+import type { DirectoryPin } from "./directory-reads.ts";
 
 /**
  * Objects for which the client remembers references that ended by garbage collection but were never
@@ -37,6 +38,11 @@ export interface Holding {
   sealed: boolean;
   /** The creator's writable buffer, until seal turns it into a reference. */
   creatorBuffer: WeakRef<ArrayBuffer> | null;
+  /**
+   * The pin that holds the object when it was found in the shared directory (instead of, or besides,
+   * store grants): dropped with the grants, when the holding is given back.
+   */
+  pin: DirectoryPin | null;
 }
 
 export class ReferenceTable {
@@ -106,6 +112,7 @@ export class ReferenceTable {
       references: new Set(),
       sealed: false,
       creatorBuffer: new WeakRef(buffer),
+      pin: null,
     };
     this.#holdings.set(key, holding);
     return holding;
@@ -123,12 +130,29 @@ export class ReferenceTable {
         references: new Set(),
         sealed: true,
         creatorBuffer: null,
+        pin: null,
       };
       this.#holdings.set(key, holding);
     }
     holding.storeGrants++;
     // The store grants only sealed objects (a creator's get can answer before its seal reply arrives).
     holding.sealed = true;
+    return holding;
+  }
+
+  /** The client pinned the sealed object in the shared directory (no store grant): a holding like granted's. */
+  pinned(key: string, id: Uint8Array, location: ObjectLocation, pin: DirectoryPin): Holding {
+    const holding: Holding = {
+      key,
+      id,
+      location,
+      storeGrants: 0,
+      references: new Set(),
+      sealed: true,
+      creatorBuffer: null,
+      pin,
+    };
+    this.#holdings.set(key, holding);
     return holding;
   }
 
@@ -242,7 +266,7 @@ export class ReferenceTable {
 
   #finish(holding: Holding): void {
     this.#holdings.delete(holding.key);
-    if (holding.storeGrants === 0) return;
+    if (holding.storeGrants === 0 && holding.pin === null) return;
     this.#idle.set(holding.key, holding);
     if (this.#idle.size === 1) this.#becameIdle();
   }

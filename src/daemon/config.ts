@@ -22,7 +22,7 @@ import {
   resolveClusterOptions,
 } from "./cluster-config.ts";
 import { parseSpillFlags, SPILL_PARSE_OPTIONS, SPILL_USAGE } from "./spill-config.ts";
-import { DEFAULT_SOCKET_PATH, type StoreOptions } from "./start.ts";
+import { DEFAULT_SOCKET_PATH, MAX_DIRECTORY_ENTRIES, type StoreOptions } from "./start.ts";
 
 /** The plasma_store command line and PLASMA_* environment, read into StoreOptions. */
 
@@ -56,6 +56,9 @@ export const USAGE = `Usage: plasma_store [options]
                                 each of: its blocked gets and waiting creates, its unread replies (at
                                 this much its requests wait unread), the request frame it sends
       --hello-timeout-ms MS     close a connection that has not said Hello after MS (default 5000)
+      --directory-entries N     shared-memory object directory for reads without a round trip: room for
+                                N objects (rounded up to a power of two; default 1048576, a 64 MiB memfd
+                                touched only where used); 0 turns it off (every read asks the store)
       --admin-grpc HOST:PORT    admin gRPC service (default ${DEFAULT_ADMIN_GRPC}; off disables it;
                                 port 0 picks a free port; a busy default port is skipped with a warning)
       --admin-http HOST:PORT    admin HTTP: /metrics, /healthz, /readyz, /v1/* (default ${DEFAULT_ADMIN_HTTP}; off)
@@ -75,8 +78,8 @@ Environment: PLASMA_MEMORY, PLASMA_SOCKET, PLASMA_DIRECTORY, PLASMA_HUGE_PAGES=1
 PLASMA_SOCKET_MODE, PLASMA_SOCKET_GROUP, PLASMA_READ_ONLY_UIDS, PLASMA_EVICTION, PLASMA_ADMIN_GRPC,
 PLASMA_ADMIN_HTTP, PLASMA_ADMIN_TOKEN, PLASMA_ADMIN_INSECURE=1, PLASMA_ADMIN_READ_ONLY=1,
 PLASMA_ADMIN_METRICS_OPEN=1, PLASMA_ADMIN_ALLOWED_HOSTS (comma-separated), PLASMA_MAX_CLIENT_MEMORY,
-PLASMA_HELLO_TIMEOUT_MS, PLASMA_SPILL_DIR, PLASMA_SPILL_MAX, PLASMA_LOG_LEVEL (default info),
-${CLUSTER_ENV_USAGE}.
+PLASMA_HELLO_TIMEOUT_MS, PLASMA_SPILL_DIR, PLASMA_SPILL_MAX, PLASMA_DIRECTORY_ENTRIES,
+PLASMA_LOG_LEVEL (default info), ${CLUSTER_ENV_USAGE}.
 Flags win over the environment.`;
 
 export interface CliConfig {
@@ -121,6 +124,7 @@ export function parseCli(
   const limits = parseLimitFlags(v);
   if (Object.keys(limits).length > 0) options.limits = { ...options.limits, ...limits };
   parseClientBudgetFlags(v, env, options);
+  parseDirectoryEntries(v["directory-entries"] ?? (env.PLASMA_DIRECTORY_ENTRIES || undefined), options);
   const socketMode = v["socket-mode"] ?? (env.PLASMA_SOCKET_MODE || undefined);
   if (socketMode !== undefined) options.socketMode = parseSocketMode(socketMode);
   const socketGroup = v["socket-group"] ?? (env.PLASMA_SOCKET_GROUP || undefined);
@@ -167,6 +171,7 @@ function parseArgsStrict(argv: readonly string[]) {
       "max-pending-creates": { type: "string" },
       "max-client-memory": { type: "string" },
       "hello-timeout-ms": { type: "string" },
+      "directory-entries": { type: "string" },
       ...ADMIN_PARSE_OPTIONS,
       ...SPILL_PARSE_OPTIONS,
       ...CLUSTER_PARSE_OPTIONS,
@@ -248,6 +253,18 @@ function parseClientBudgetFlags(
     }
     options.helloTimeoutMs = helloTimeoutMs;
   }
+}
+
+/** --directory-entries N (PLASMA_DIRECTORY_ENTRIES): 0 turns directory reads off. */
+function parseDirectoryEntries(text: string | undefined, options: StoreOptions): void {
+  if (text === undefined) return;
+  const entries = Number(text);
+  if (!Number.isSafeInteger(entries) || entries < 0 || entries > MAX_DIRECTORY_ENTRIES) {
+    throw new UsageError(
+      `--directory-entries takes an integer from 0 (off) to ${MAX_DIRECTORY_ENTRIES}, got ${JSON.stringify(text)}.`,
+    );
+  }
+  options.directoryEntries = entries;
 }
 
 /** Comma-separated uids (read-only uids: see StoreOptions.readOnlyUids). */

@@ -8,7 +8,15 @@ import { type ArenaFile, closeFd, reopenReadOnly, residentBytes } from "../ffi/i
 import { createLogger, type Logger } from "../log.ts";
 import { PlasmaError } from "../protocol/errors.ts";
 import { DEFAULT_MAX_METADATA_BYTES } from "../protocol/limits.ts";
+import { DEFAULT_DIRECTORY_CAPACITY } from "../protocol/shared-directory/index.ts";
 import { ArenaAccess, arenaAccessMode } from "../store/arena-access.ts";
+import {
+  closeRegion,
+  createDirectoryRegion,
+  DEFAULT_STORE_PIN_SLOTS,
+  type DirectoryRegion,
+  directoryCapacityFor,
+} from "../store/directory-regions.ts";
 import type { EvictionPolicyName } from "../store/eviction/policy.ts";
 import type { StoreLimits } from "../store/limits.ts";
 import { type MemoryAccounting, type PreparedArena, prepareArena } from "../store/memory-backing.ts";
@@ -27,6 +35,15 @@ import type { SpillConfig } from "./spill-config.ts";
 /** The composition root: builds the arena, the core, the socket server and the admin plane, and stops them. */
 
 export const DEFAULT_SOCKET_PATH = "/tmp/plasma";
+/** The largest --directory-entries (the directory format's largest capacity, 2^26). */
+export const MAX_DIRECTORY_ENTRIES = 2 ** 26;
+
+/** The directory of `entries` objects (rounded up to a power of two), or null for 0 (off). */
+function openDirectory(entries: number): DirectoryRegion | null {
+  if (entries === 0) return null;
+  const generation = crypto.getRandomValues(new Uint32Array(1))[0] as number;
+  return createDirectoryRegion(directoryCapacityFor(entries), generation);
+}
 const packageVersion: string = packageJson.version;
 
 export interface StoreOptions {
@@ -46,6 +63,11 @@ export interface StoreOptions {
   allowUids?: readonly number[];
   /** A connection that has not said Hello this many ms after connecting is closed (default 5000). */
   helloTimeoutMs?: number;
+  /**
+   * Objects the shared-memory directory has room for (rounded up to a power of two; default
+   * DEFAULT_DIRECTORY_CAPACITY); 0 turns directory reads off. See docs/shared-directory.md.
+   */
+  directoryEntries?: number;
   /**
    * Uids served read-only: an O_RDONLY descriptor, PROT_READ mappings, and create, seal, abort, delete
    * and evict refused (AccessDeniedError). They may connect even when allowUids does not list them.
@@ -101,6 +123,9 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     mapped = false;
     prepared.release();
   });
+  // The directory, unmapped (like the arena) only after the close callbacks ran.
+  const directory = openDirectory(options.directoryEntries ?? DEFAULT_DIRECTORY_CAPACITY);
+  if (directory !== null) cleanup.defer(() => closeRegion(directory));
   // Let close callbacks run before the memory goes away.
   cleanup.defer(() => Bun.sleep(0));
   // How the store touches arena bytes without a client being able to kill it, and the read-only fd.
@@ -116,6 +141,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     evictionPolicy: options.evictionPolicy,
     limits: options.limits,
     spill: spillOpened === null ? undefined : { budgetBytes: spillOpened.budgetBytes },
+    sharedReads: directory?.sharedReads,
   });
   // Spill files are written from and read into the arena: the edge stops after the server, before the arena.
   const spillEdge = spillOpened === null ? null : startSpillEdge(core, spillOpened, address, log);
@@ -143,6 +169,7 @@ export async function startStore(options: StoreOptions): Promise<StoreHandle> {
     observeLatency: (op, seconds) => adminPlane?.observeLatency(op, seconds),
     spilledDigest: spillEdge === null ? undefined : (key) => spillEdge.digestOf(key),
     cluster: () => clusterNode,
+    directoryReads: directory === null ? undefined : { directory, pinSlots: DEFAULT_STORE_PIN_SLOTS },
   });
   listenPrivately(server);
   cleanup.defer(async () => {

@@ -20,7 +20,9 @@ const IOVEC_SIZE = 16;
 const CMSG_HEADER = 16;
 const MAX_RECEIVED_FDS = 16;
 const RECV_CONTROL_SIZE = CMSG_HEADER + 4 * MAX_RECEIVED_FDS; // already a multiple of 8
-const SEND_CONTROL_SIZE = 24; // CMSG_SPACE(sizeof(int))
+/** Most descriptors one sendFds call attaches. */
+export const MAX_SENT_FDS = 4;
+const SEND_CONTROL_SIZE = CMSG_HEADER + 8 * Math.ceil((4 * MAX_SENT_FDS) / 8); // CMSG_SPACE(4 ints)
 
 /** The peer did not send within the timeout (errnoName "ETIMEDOUT"). */
 export class TimeoutError extends SystemError {
@@ -46,7 +48,6 @@ const IOV = MSGHDR_SIZE;
 const CONTROL = MSGHDR_SIZE + IOVEC_SIZE;
 
 const sendWithFd = messageBlock(SEND_CONTROL_SIZE);
-sendWithFd.view.setUint32(CONTROL, CMSG_HEADER + 4, true); // cmsg_len = CMSG_LEN(sizeof(int)) = 20
 sendWithFd.view.setInt32(CONTROL + 8, SOL_SOCKET, true);
 sendWithFd.view.setInt32(CONTROL + 12, SCM_RIGHTS, true);
 const sendPlain = messageBlock(0);
@@ -58,10 +59,27 @@ const sendPlain = messageBlock(0);
  * The payload must be non-empty: a stream socket cannot carry a descriptor on zero bytes.
  */
 export function sendFd(socketFd: number, fdToSend: number, payload: Uint8Array): void {
+  sendFds(socketFd, [fdToSend], payload);
+}
+
+/**
+ * sendFd with 1 to MAX_SENT_FDS descriptors in one SCM_RIGHTS control message, received in this order
+ * (recvFd's `fds`).
+ */
+export function sendFds(socketFd: number, fdsToSend: readonly number[], payload: Uint8Array): void {
   if (payload.byteLength === 0) {
     throw new RangeError("sendFd needs at least one payload byte to carry the fd");
   }
-  sendWithFd.view.setInt32(CONTROL + CMSG_HEADER, fdToSend, true);
+  if (fdsToSend.length < 1 || fdsToSend.length > MAX_SENT_FDS) {
+    throw new RangeError(`sendFds sends 1 to ${MAX_SENT_FDS} descriptors, got ${fdsToSend.length}`);
+  }
+  const view = sendWithFd.view;
+  view.setUint32(CONTROL, CMSG_HEADER + 4 * fdsToSend.length, true); // cmsg_len = CMSG_LEN(4n)
+  view.setUint32(CONTROL + 4, 0, true);
+  for (let i = 0; i < fdsToSend.length; i++) {
+    view.setInt32(CONTROL + CMSG_HEADER + 4 * i, fdsToSend[i] as number, true);
+  }
+  setU64(view, 40, CMSG_HEADER + 8 * Math.ceil((4 * fdsToSend.length) / 8)); // msg_controllen = CMSG_SPACE
   const sent = send(sendWithFd, socketFd, payload, "sendFd");
   if (sent !== payload.byteLength) {
     throw new SystemError(
@@ -93,8 +111,10 @@ function send(block: Scratch, socketFd: number, payload: Uint8Array, what: strin
 }
 
 export interface ReceivedMessage {
-  /** The first descriptor received (close-on-exec), or null. Extra descriptors are closed. */
+  /** The first descriptor received (close-on-exec), or null. Descriptors past the ones kept are closed. */
   fd: number | null;
+  /** The descriptors kept (recvFd keeps 1, recvFds up to its maxFds), in the sender's order; fd is fds[0]. */
+  fds: number[];
   /** Exactly the bytes this recvmsg returned (a copy); empty when the peer closed. */
   payload: Uint8Array;
 }
@@ -109,6 +129,16 @@ let recvBufferAddress = ptr(recvBuffer) as number;
  * recvmsg at most `maxPayloadBytes` with MSG_CMSG_CLOEXEC. Throws TimeoutError on timeout.
  */
 export function recvFd(socketFd: number, maxPayloadBytes: number, timeoutMs: number): ReceivedMessage {
+  return recvFds(socketFd, maxPayloadBytes, timeoutMs, 1);
+}
+
+/** recvFd keeping up to `maxFds` descriptors of the first SCM_RIGHTS message (the caller closes them). */
+export function recvFds(
+  socketFd: number,
+  maxPayloadBytes: number,
+  timeoutMs: number,
+  maxFds: number,
+): ReceivedMessage {
   if (!Number.isSafeInteger(maxPayloadBytes) || maxPayloadBytes <= 0) {
     throw new RangeError(`maxPayloadBytes must be a positive integer, got ${maxPayloadBytes}`);
   }
@@ -130,15 +160,16 @@ export function recvFd(socketFd: number, maxPayloadBytes: number, timeoutMs: num
       if (code === ERRNO.EINTR || code === ERRNO.EAGAIN) continue; // spurious wake-up or raced reader
       throw new SystemError("recvmsg", code, `fd ${socketFd}`);
     }
-    const fd = takeDescriptors(view);
-    return { fd, payload: recvBuffer.slice(0, received) };
+    const fds = takeDescriptors(view, maxFds);
+    return { fd: fds[0] ?? null, fds, payload: recvBuffer.slice(0, received) };
   }
 }
 
-/** Walk the control messages; keep the first SCM_RIGHTS fd, close all others. */
-function takeDescriptors(view: DataView): number | null {
+/** Walk the control messages; keep the first `maxFds` fds of the first SCM_RIGHTS message, close the rest. */
+function takeDescriptors(view: DataView, maxFds: number): number[] {
   const controlLength = getU64(view, 40);
-  let first: number | null = null;
+  const kept: number[] = [];
+  let taken = false;
   for (let offset = 0; offset + CMSG_HEADER <= controlLength; ) {
     const length = getU64(view, CONTROL + offset);
     if (length < CMSG_HEADER || offset + length > controlLength) break;
@@ -147,20 +178,21 @@ function takeDescriptors(view: DataView): number | null {
     if (level === SOL_SOCKET && type === SCM_RIGHTS) {
       for (let at = CMSG_HEADER; at + 4 <= length; at += 4) {
         const fd = view.getInt32(CONTROL + offset + at, true);
-        if (first === null) first = fd;
+        if (!taken && kept.length < maxFds) kept.push(fd);
         else closeFd(fd);
       }
+      taken = true;
     }
     offset += Math.ceil(length / 8) * 8;
   }
-  if (first === null && (view.getInt32(48, true) & MSG_CTRUNC) !== 0) {
+  if (kept.length === 0 && (view.getInt32(48, true) & MSG_CTRUNC) !== 0) {
     throw new SystemError(
       "recvmsg",
       ERRNO.EMSGSIZE,
       "control data truncated (MSG_CTRUNC), the descriptor was lost: is the fd limit (EMFILE) reached?",
     );
   }
-  return first;
+  return kept;
 }
 
 function waitReadable(socketFd: number, deadline: number, timeoutMs: number): void {

@@ -1,7 +1,16 @@
 /** The FFI layer: the only code in bun-plasma that touches pointers and libc. */
 
 export { dupFd, reopenProcessFd } from "./fd.ts";
-export { type ReceivedMessage, recvFd, sendBytes, sendFd, TimeoutError } from "./fdpass.ts";
+export {
+  MAX_SENT_FDS,
+  type ReceivedMessage,
+  recvFd,
+  recvFds,
+  sendBytes,
+  sendFd,
+  sendFds,
+  TimeoutError,
+} from "./fdpass.ts";
 export { describeErrno, ERRNO, type ErrnoName, errno, errnoName, SystemError } from "./libc.ts";
 export {
   type ArenaBacking,

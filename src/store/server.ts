@@ -1,7 +1,7 @@
 import { fstatSync, ftruncateSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { Socket, UnixSocketListener } from "bun";
-import { peerCredentials, sendBytes, sendFd } from "../ffi/index.ts";
+import { peerCredentials, sendBytes, sendFds } from "../ffi/index.ts";
 import type { Logger } from "../log.ts";
 import { ByteReader, ByteWriter } from "../protocol/bytes.ts";
 // Frames are decoded against the protocol's hard maxima (the codecs' defaults); the store's configured
@@ -31,6 +31,7 @@ import {
   messageName,
   NodesCodec,
   NotificationCodec,
+  PinsReleasedCodec,
   PollAdviceCodec,
   ReleaseCodec,
   SealCodec,
@@ -45,6 +46,7 @@ import { objectKey } from "../protocol/object-id.ts";
 import { EventLoopPoller } from "../runtime/event-loop-poller.ts";
 import type { ArenaAccess } from "./arena-access.ts";
 import { debugString } from "./debug-string.ts";
+import { DirectoryEdge, type DirectoryReadsOptions } from "./directory-edge.ts";
 import { HashService } from "./hash-service.ts";
 import {
   DEFAULT_HELLO_TIMEOUT_MS,
@@ -110,6 +112,8 @@ export interface StoreServerOptions {
   spilledDigest?: (key: string) => bigint;
   /** The cluster's answers to Locate and Nodes (--cluster-etcd), asked per request; null: the cluster is off. */
   cluster?: () => ClusterQueries | null;
+  /** Directory reads (the core has the matching SharedReads); absent: every read goes through the socket. */
+  directoryReads?: DirectoryReadsOptions;
 }
 
 /** What the cluster tells a client (the daemon passes its ClusterNode). Rejections are PlasmaErrors. */
@@ -209,6 +213,8 @@ export class StoreServer {
   readonly #clientBudgetBytes: number;
   /** Hash requests: large objects are hashed off the event loop, digests cached per object. */
   readonly #hashes: HashService;
+  /** Pin tables and the reclaim timer of directory reads; null when they are off. */
+  readonly #directory: DirectoryEdge | null;
 
   constructor(options: StoreServerOptions) {
     this.#options = options;
@@ -217,6 +223,8 @@ export class StoreServer {
     this.#pollUs = options.pollAfterReplyUs ?? defaultPollUs();
     this.#handlers = this.#handlerTable();
     this.#clientBudgetBytes = this.#core.limits.maxClientMemoryBytes;
+    const reads = options.directoryReads;
+    this.#directory = reads === undefined ? null : new DirectoryEdge(options.core, reads, options.logger);
     this.#hashes = new HashService({
       core: options.core,
       arenaAddress: options.arena.address,
@@ -248,6 +256,7 @@ export class StoreServer {
         },
       },
     });
+    this.#directory?.start();
   }
 
   /**
@@ -257,6 +266,7 @@ export class StoreServer {
   stop(): Promise<void> {
     this.#listener?.stop(true);
     this.#listener = null;
+    this.#directory?.stop();
     for (const socket of [...this.#sockets]) socket.end();
     return this.#hashes.close();
   }
@@ -360,6 +370,7 @@ export class StoreServer {
     const readOnlyFd = this.#options.arena.readOnlyFd;
     const readOnly = readOnlyFd !== null && (this.#options.readOnlyUids?.includes(conn.uid) ?? false);
     if (readOnly) this.#readOnly.add(conn);
+    const pins = this.#directory?.openTable(conn.clientId) ?? null;
     const welcome = new ByteWriter(128);
     WelcomeCodec.encode(welcome, {
       version: PROTOCOL_VERSION,
@@ -370,10 +381,12 @@ export class StoreServer {
       maxMetadataBytes: this.#core.limits.maxMetadataBytes,
       maxIdsPerRequest: this.#core.limits.maxIdsPerRequest,
       readOnly,
+      directory: pins !== null,
     });
     const fd = readOnly ? readOnlyFd : this.#options.arena.fd;
+    const fds = pins === null || this.#directory === null ? [fd] : [fd, this.#directory.directoryFd, pins.fd];
     try {
-      sendFd(fdOf(socket), fd, welcome.bytes.subarray(0, welcome.length));
+      sendFds(fdOf(socket), fds, welcome.bytes.subarray(0, welcome.length));
     } catch (error) {
       this.#log.warn(
         { clientId: conn.clientId, peerPid: conn.pid, err: (error as Error).message },
@@ -398,6 +411,7 @@ export class StoreServer {
     conn.backlogBytes = 0;
     this.#guardArena();
     if (!conn.greeted) {
+      this.#directory?.closeTable(conn.clientId);
       this.#log.debug({ peerPid: conn.pid, peerUid: conn.uid }, "connection closed before its Hello");
       return;
     }
@@ -407,6 +421,7 @@ export class StoreServer {
     const held = client?.objectsHeld ?? 0;
     const creating = client?.objectsCreating ?? 0;
     this.#core.disconnectClient(conn.clientId);
+    this.#directory?.closeTable(conn.clientId);
     this.#log.info(
       {
         clientId: conn.clientId,
@@ -704,6 +719,7 @@ export class StoreServer {
       [MessageType.DebugString]: this.#debugString,
       [MessageType.Locate]: this.#locate,
       [MessageType.Nodes]: this.#nodes,
+      [MessageType.PinsReleased]: this.#pinsReleased,
     };
     const table: Handler[] = [];
     for (let type = 0; type <= MAX_MESSAGE_TYPE; type++) table.push(byType[type] ?? unknownType(type));
@@ -733,6 +749,7 @@ export class StoreServer {
     if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
     conn.helloTimer = null;
     conn.greeted = true;
+    this.#directory?.attach(conn.clientId);
     conn.reader.maxBodyBytes = Math.min(MAX_FRAME_BODY_BYTES, this.#clientBudgetBytes);
     this.#greetedCount++;
     HelloCodec.encodeReply(conn.out, requestId);
@@ -840,6 +857,12 @@ export class StoreServer {
     const { key, count } = ReleaseCodec.decodeRequestKey(r);
     this.#core.release(conn.clientId, key, count);
     if (requestId !== 0) ReleaseCodec.encodeReply(conn.out, requestId);
+  };
+
+  readonly #pinsReleased: Handler = (_socket, conn, requestId, r) => {
+    PinsReleasedCodec.decodeRequest(r);
+    this.#core.reclaimPins();
+    if (requestId !== 0) PinsReleasedCodec.encodeReply(conn.out, requestId);
   };
 
   readonly #contains: Handler = (_socket, conn, requestId, r) => {

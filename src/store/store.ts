@@ -9,6 +9,7 @@ import {
   StoreFullError,
 } from "../protocol/errors.ts";
 import { MAX_FRAME_BODY_BYTES } from "../protocol/limits.ts";
+import type { PinTableView } from "../protocol/shared-directory/index.ts";
 import { Allocator } from "./allocator.ts";
 import { assert } from "./assert.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -21,6 +22,7 @@ import {
 import { defaultLimits, type StoreLimits, WAITING_CREATE_BYTES, WAITING_ID_BYTES } from "./limits.ts";
 import { type MissingObjectSource, SourceFetches } from "./object-sources.ts";
 import { type ObjectEntry, ObjectTable } from "./object-table.ts";
+import { type SharedReads, withPinHolders } from "./pins.ts";
 import { type SpillDropReason, SpillIndex } from "./spill-index.ts";
 import {
   SPILL_FILE_OVERHEAD_BYTES,
@@ -46,6 +48,8 @@ export interface StoreCoreOptions {
   clock?: Clock;
   /** Spilling on (issue 16): the disk budget; the edge attaches its SpillSink with attachSpillSink. */
   spill?: SpillOptions;
+  /** The shared-memory directory clients read sealed objects from (docs/shared-directory.md); none if absent. */
+  sharedReads?: SharedReads;
 }
 
 export interface SpillOptions {
@@ -181,6 +185,7 @@ export class StoreCore {
     restoreFailures: 0,
     spilledDeletes: 0,
   };
+  readonly #shared: SharedReads | null;
 
   constructor(options: StoreCoreOptions) {
     if (!Number.isSafeInteger(options.capacityBytes) || options.capacityBytes <= 0) {
@@ -196,19 +201,23 @@ export class StoreCore {
     this.#system = systemSession(this.#clock.now());
     this.#spill = options.spill === undefined ? null : new SpillIndex(options.spill.budgetBytes);
     this.#spillPauseMs = options.spill?.pauseAfterFailureMs ?? DEFAULT_SPILL_PAUSE_MS;
+    this.#shared = options.sharedReads ?? null;
   }
 
   // ------------------------------------------------------------------ observation
 
   /** Counters since start (a live read-only view: it changes as the store works). */
   get counters(): Readonly<StoreCounters> {
+    this.#drainDirectoryUses();
     return this.#counters;
   }
 
   /** Memory, objects, eviction and clients now, as a fresh snapshot. */
   stats(): StoreStats {
+    this.#drainDirectoryUses();
     const allocator = this.#allocator;
     const table = this.#objects;
+    const pinned = this.#pinnedEvictable();
     return {
       capacityBytes: this.capacityBytes,
       usedBytes: allocator.usedBytes,
@@ -219,8 +228,8 @@ export class StoreCore {
       createdBytes: table.createdBytes,
       sealedCount: table.sealedCount,
       sealedBytes: table.sealedBytes,
-      evictableCount: this.#policy.evictableCount,
-      evictableBytes: this.#policy.evictableBytes,
+      evictableCount: this.#policy.evictableCount - pinned.count,
+      evictableBytes: this.#policy.evictableBytes - pinned.bytes,
       evictionPolicy: this.#policy.name,
       clientCount: this.#clients.size,
       waitingGetCount: this.#waiters.size,
@@ -235,25 +244,37 @@ export class StoreCore {
 
   /** The object's entry (a live read-only view), or undefined if it is not in the store. */
   entry(key: string): ObjectEntry | undefined {
-    return this.#objects.get(key);
+    const entry = this.#objects.get(key);
+    const pinning = entry === undefined ? undefined : this.#shared?.pinHolders().get(key);
+    return pinning === undefined || entry === undefined ? entry : withPinHolders(entry, pinning);
   }
 
-  /** Every object (live views), in table slot order. */
+  /** Every object (live views; snapshots for objects clients pin through the directory), in slot order. */
   list(): ObjectEntry[] {
+    this.#drainDirectoryUses();
+    const pins = this.#shared?.pinHolders();
     const entries = [...this.#objects.values()];
-    for (const object of this.#spilled.values()) entries.push(spilledEntryOf(object));
-    return entries;
+    const listed =
+      pins === undefined || pins.size === 0
+        ? entries
+        : entries.map((e) => {
+            const pinning = pins.get(e.key);
+            return pinning === undefined ? e : withPinHolders(e, pinning);
+          });
+    for (const object of this.#spilled.values()) listed.push(spilledEntryOf(object));
+    return listed;
   }
 
   /** A snapshot of the client, or undefined if it is not connected. */
   client(clientId: number): ClientStatus | undefined {
     const session = this.#clients.get(clientId);
-    return session === undefined ? undefined : statusOf(session);
+    return session === undefined ? undefined : statusOf(session, this.#pinnedByClient());
   }
 
   /** Snapshots of every connected client, in connect order. */
   clientStatuses(): ClientStatus[] {
-    return [...this.#clients.values()].map(statusOf);
+    const pinned = this.#pinnedByClient();
+    return [...this.#clients.values()].map((session) => statusOf(session, pinned));
   }
 
   get waitingGetCount(): number {
@@ -315,6 +336,8 @@ export class StoreCore {
   disconnectClient(clientId: number): void {
     const client = this.#clients.get(clientId);
     if (client === undefined) return;
+    // Its pins die with it (docs/shared-directory.md I3): nothing it holds waits for them below.
+    const pinned = this.#shared?.dropTable(clientId) === true;
     for (const waiter of client.waiters) this.#dropWaiter(waiter);
     client.waiters.clear();
     for (const pending of client.pendingCreates) this.#dropPendingCreate(pending);
@@ -330,8 +353,107 @@ export class StoreCore {
     }
     assert(client.held.size === 0 && client.creating.size === 0, "a leaving client holds nothing");
     this.#clients.delete(clientId);
+    if (pinned) this.reclaimPins();
     this.#emit({ kind: "client_disconnected", client: statusOf(client) });
     this.#serveCreateQueue();
+  }
+
+  // ------------------------------------------------------------------ directory reads (pins.ts)
+
+  /** The client's pin table (the edge created and mapped it); its pins count from now until it leaves. */
+  attachPinTable(clientId: number, view: PinTableView): void {
+    this.#client(clientId);
+    this.#shared?.addTable(clientId, view);
+  }
+
+  /**
+   * Frees or republishes the objects whose removal waited for directory pins that are gone now; the edge
+   * calls it when a client says it unpinned such an object, and on a timer while `retiringCount` > 0.
+   * Returns how many objects stopped waiting.
+   */
+  reclaimPins(): number {
+    const shared = this.#shared;
+    if (shared === null) return 0;
+    this.#drainDirectoryUses();
+    const keys = shared.reclaim();
+    const table = this.#objects;
+    for (const key of keys) {
+      const slot = table.slotOf(key);
+      assert(slot >= 0 && table.isSealed(slot), "a retiring object stays in the table, sealed");
+      if (table.deletePendingAt(slot)) {
+        if (table.refCount(slot) === 0) this.#removeEntry(slot, key, "object_deleted");
+        continue;
+      }
+      if (table.refCount(slot) === 0) this.#policy.accessEnded(key);
+      const e = table.entryAt(slot, key);
+      shared.publish(key, e.id, e.offset, e.dataSize, e.metadataSize);
+    }
+    if (keys.length > 0) this.#serveCreateQueue();
+    return keys.length;
+  }
+
+  /** Objects whose memory waits for directory pins to go (see reclaimPins). */
+  get retiringCount(): number {
+    return this.#shared?.retiringCount ?? 0;
+  }
+
+  /**
+   * Whether a sealed, unreferenced object's memory may be reused now. False while a client pins it
+   * through the directory: it then stays, not evictable, until reclaimPins reports its pins gone.
+   */
+  #mayFree(key: string): boolean {
+    const shared = this.#shared;
+    if (shared === null) return true;
+    if (shared.isRetiring(key)) return false;
+    if (shared.retire(key)) return true;
+    this.#policy.accessBegan(key);
+    return false;
+  }
+
+  /** Counts what clients read through the directory as get hits and uses (for LRU/LFU): approximate. */
+  #drainDirectoryUses(): void {
+    const shared = this.#shared;
+    if (shared === null || shared.tableCount === 0) return;
+    const table = this.#objects;
+    const now = this.#clock.now();
+    shared.drainAccesses((key) => {
+      const slot = table.slotOf(key);
+      if (slot < 0 || !table.isSealed(slot)) return;
+      this.#counters.getHits++;
+      this.#policy.accessBegan(key);
+      table.touch(slot, now);
+      if (table.refCount(slot) === 0 && !shared.isRetiring(key)) this.#policy.accessEnded(key);
+    });
+  }
+
+  /** Objects the policy counts as evictable that clients pin through the directory (held, as referenced). */
+  #pinnedEvictable(): { count: number; bytes: number } {
+    const pinned = { count: 0, bytes: 0 };
+    const pins = this.#shared?.pinHolders();
+    if (pins === undefined || this.#policy.name === "none") return pinned;
+    const table = this.#objects;
+    for (const key of pins.keys()) {
+      const slot = table.slotOf(key);
+      if (slot < 0 || !table.isSealed(slot) || table.refCount(slot) > 0 || this.#shared?.isRetiring(key))
+        continue;
+      pinned.count++;
+      pinned.bytes += table.sizeAt(slot);
+    }
+    return pinned;
+  }
+
+  /** Per client, the objects it pins through the directory without holding a store reference. */
+  #pinnedByClient(): Map<number, number> | undefined {
+    const pins = this.#shared?.pinHolders();
+    if (pins === undefined || pins.size === 0) return undefined;
+    const counts = new Map<number, number>();
+    for (const [key, clients] of pins) {
+      for (const clientId of clients) {
+        if (this.#clients.get(clientId)?.held.has(key) !== false) continue;
+        counts.set(clientId, (counts.get(clientId) ?? 0) + 1);
+      }
+    }
+    return counts;
   }
 
   // ------------------------------------------------------------------ create / seal / abort
@@ -433,6 +555,7 @@ export class StoreCore {
     this.#counters.seals++;
     this.#policy.objectSealed(key, table.sizeAt(slot));
     const entry = table.entryAt(slot, key);
+    this.#shared?.publish(key, entry.id, entry.offset, entry.dataSize, entry.metadataSize);
     this.#emit({ kind: "object_sealed", entry });
     this.#notify(entry, false);
     for (const waiter of this.#waiters.sealed(key)) waiter.complete();
@@ -702,7 +825,12 @@ export class StoreCore {
         if (this.#deleteSpilled(key)) deletedNow++;
         continue;
       }
-      if (table.isSealed(slot) && table.refCount(slot) === 0 && !this.#spilling.has(key)) {
+      if (
+        table.isSealed(slot) &&
+        table.refCount(slot) === 0 &&
+        !this.#spilling.has(key) &&
+        this.#mayFree(key)
+      ) {
         this.#removeEntry(slot, key, "object_deleted");
         deletedNow++;
       } else {
@@ -718,6 +846,7 @@ export class StoreCore {
    * With spilling on, victims are spilled: their bytes count as freed, and are free once their file is durable.
    */
   evict(bytes: number): number {
+    this.#drainDirectoryUses();
     const freed = this.#evict(bytes);
     if (freed > 0) this.#serveCreateQueue();
     return freed;
@@ -916,7 +1045,7 @@ export class StoreCore {
     let started = 0;
     for (const key of this.#policy.chooseVictims(Number.MAX_SAFE_INTEGER)) {
       const slot = this.#objects.slotOf(key);
-      if (slot >= 0 && this.#spillVictim(slot, key)) started++;
+      if (slot >= 0 && this.#mayFree(key) && this.#spillVictim(slot, key)) started++;
     }
     return started;
   }
@@ -1191,7 +1320,8 @@ export class StoreCore {
         refsByClient.set(clientId, (refsByClient.get(clientId) ?? 0) + 1);
       }
       const sealed = table.isSealed(slot);
-      if (sealed && table.refCount(slot) === 0 && !this.#spilling.has(key)) evictableCount++;
+      const retiring = this.#shared?.isRetiring(key) === true;
+      if (sealed && table.refCount(slot) === 0 && !this.#spilling.has(key) && !retiring) evictableCount++;
       if (!sealed && !this.#sessionOf(table.creatorAt(slot))?.creating.has(key)) {
         throw new Error(`invariant: unsealed object ${hexOf(key)} has no live creator`);
       }
@@ -1302,12 +1432,14 @@ export class StoreCore {
     let offset = this.#allocator.allocate(total);
     if (offset !== null) return offset;
     if (this.#reclaimableBytesBound() < total) return null;
+    this.#drainDirectoryUses();
     while (offset === null) {
       if (this.#spillingBytes > 0 && this.#allocator.freeBytes + this.#spillingBytes >= total) return null;
       const victimKey = this.#chooseVictims(1)[0];
       const victim = victimKey === undefined ? -1 : this.#objects.slotOf(victimKey);
       if (victim < 0 || victimKey === undefined) return null;
-      this.#spillOrDrop(victim, victimKey);
+      // A victim a client pins through the directory stays (and leaves the evictable set) until unpinned.
+      if (this.#mayFree(victimKey)) this.#spillOrDrop(victim, victimKey);
       offset = this.#allocator.allocate(total);
     }
     return offset;
@@ -1502,8 +1634,8 @@ export class StoreCore {
     if (this.#spilling.has(key)) {
       // Its spill is in flight: spillFinished decides (delete, keep in memory, or free it).
     } else if (table.deletePendingAt(slot) && table.isSealed(slot)) {
-      this.#removeEntry(slot, key, "object_deleted");
-    } else {
+      if (this.#mayFree(key)) this.#removeEntry(slot, key, "object_deleted");
+    } else if (this.#shared?.isRetiring(key) !== true) {
       this.#policy.accessEnded(key);
     }
     this.#serveCreateQueue();
@@ -1535,6 +1667,7 @@ export class StoreCore {
       if (chosen >= bytes) return victims;
       const slot = table.slotOf(key);
       if (slot < 0 || !table.isSealed(slot) || table.refCount(slot) > 0) continue;
+      if (this.#spilling.has(key) || this.#shared?.isRetiring(key) === true) continue;
       victims.push(key);
       chosen += table.sizeAt(slot);
     }
@@ -1560,7 +1693,7 @@ export class StoreCore {
     let freed = 0;
     for (const key of this.#chooseVictims(bytes)) {
       const slot = this.#objects.slotOf(key);
-      if (slot < 0) continue;
+      if (slot < 0 || !this.#mayFree(key)) continue;
       freed += this.#objects.sizeAt(slot);
       this.#spillOrDrop(slot, key);
     }
@@ -1575,6 +1708,10 @@ export class StoreCore {
     const table = this.#objects;
     assert(table.refCount(slot) === 0, "a removed object is not held");
     assert(table.isSealed(slot) === (kind !== "object_aborted"), "only unsealed objects are aborted");
+    assert(
+      this.#shared === null || (!this.#shared.isPublished(key) && !this.#shared.isRetiring(key)),
+      "no client can reach a removed object through the directory",
+    );
     this.#policy.objectRemoved(key);
     this.#sourceCopies.delete(key);
     this.#allocator.free(table.offsetAt(slot));
@@ -1625,14 +1762,15 @@ function systemSession(connectTimeMs: number): ClientSession {
   };
 }
 
-function statusOf(session: ClientSession): ClientStatus {
+/** `pinned`: per client, the objects it pins through the directory and holds no store reference to. */
+function statusOf(session: ClientSession, pinned?: ReadonlyMap<number, number>): ClientStatus {
   return {
     id: session.id,
     pid: session.pid,
     uid: session.uid,
     gid: session.gid,
     connectTimeMs: session.connectTimeMs,
-    objectsHeld: session.held.size,
+    objectsHeld: session.held.size + (pinned?.get(session.id) ?? 0),
     objectsCreating: session.creating.size,
     waitingGets: session.waiters.size,
     waitingCreates: session.pendingCreates.size,

@@ -26,6 +26,7 @@ import {
   NodesCodec,
   NotificationCodec,
   type NotificationWire,
+  PinsReleasedCodec,
   PollAdviceCodec,
   ReleaseCodec,
   SealCodec,
@@ -426,6 +427,21 @@ const CASES: Case<unknown>[] = [
     SubscribeCodec.decodeRequest,
   ),
   reply("Subscribe", MessageType.Subscribe, none, SubscribeCodec.encodeReply, SubscribeCodec.decodeReply),
+
+  request(
+    "PinsReleased",
+    MessageType.PinsReleased,
+    none,
+    PinsReleasedCodec.encodeRequest,
+    PinsReleasedCodec.decodeRequest,
+  ),
+  reply(
+    "PinsReleased",
+    MessageType.PinsReleased,
+    none,
+    PinsReleasedCodec.encodeReply,
+    PinsReleasedCodec.decodeReply,
+  ),
 
   request(
     "StoreInfo",

@@ -22,10 +22,17 @@ export interface Welcome {
    * store refuses create, seal, abort, delete and evict. On the wire: bit 0 of the u32 flags word.
    */
   readOnly: boolean;
+  /**
+   * The store publishes a shared-memory directory (docs/shared-directory.md): the Welcome then carries
+   * three descriptors, arena, directory (read-only for the client) and the client's pin table, in that
+   * order. On the wire: bit 1 of the flags word.
+   */
+  directory?: boolean;
 }
 
 /** Welcome flag bits. */
 const WELCOME_READ_ONLY = 1;
+const WELCOME_DIRECTORY = 2;
 
 /** Status of a welcome that is a refusal without an error code of its own. */
 const REFUSED_WITHOUT_CODE = 255;
@@ -48,7 +55,9 @@ export const WelcomeCodec = {
     out.u64(welcome.maxObjectBytes);
     out.u32(welcome.maxMetadataBytes);
     out.u32(welcome.maxIdsPerRequest);
-    out.u32(welcome.readOnly ? WELCOME_READ_ONLY : 0);
+    out.u32(
+      (welcome.readOnly ? WELCOME_READ_ONLY : 0) | (welcome.directory === true ? WELCOME_DIRECTORY : 0),
+    );
     endFrame(out, at);
   },
 
@@ -89,8 +98,11 @@ export const WelcomeCodec = {
       maxObjectBytes: r.u64("max object size"),
       maxMetadataBytes: r.u32("max metadata size"),
       maxIdsPerRequest: r.u32("max ids"),
-      readOnly: (r.u32("flags") & WELCOME_READ_ONLY) !== 0,
+      readOnly: false,
     };
+    const flags = r.u32("flags");
+    welcome.readOnly = (flags & WELCOME_READ_ONLY) !== 0;
+    if ((flags & WELCOME_DIRECTORY) !== 0) welcome.directory = true;
     endBody(r, MessageType.Welcome);
     return welcome;
   },

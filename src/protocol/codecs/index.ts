@@ -46,6 +46,7 @@ export {
 export * from "./layout.ts";
 export { MessageType, messageName } from "./message-type.ts";
 export { AbortCodec, ContainsCodec, HashCodec, SealCodec } from "./one-id.ts";
+export { PinsReleasedCodec } from "./pins-released.ts";
 export {
   DebugStringCodec,
   ListCodec,

@@ -23,6 +23,8 @@ export const MessageType = {
   Nodes: 20,
   /** A frame of frames (framing, not a request of its own): numbered apart from the messages. */
   Batch: 32,
+  /** A client unpinned objects the store waits to free (shared directory reads). */
+  PinsReleased: 24,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
