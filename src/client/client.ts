@@ -305,7 +305,7 @@ export class PlasmaClient {
   async #acquireOne(id: ObjectID, options: GetOptions): Promise<Holding | null> {
     const timeoutMs = timeoutArg(options.timeoutMs ?? -1, "timeoutMs");
     const key = id.key;
-    const held = this.#references.heldSealed(key);
+    const held = this.#heldSealed(key);
     if (held !== undefined) return held;
     const idBytes = id.bytes;
     const pinned = this.#pinned(id);
@@ -331,7 +331,7 @@ export class PlasmaClient {
     const missing: number[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as ObjectID;
-      const holding = this.#references.heldSealed(id.key) ?? this.#pinned(id);
+      const holding = this.#heldSealed(id.key) ?? this.#pinned(id);
       if (holding !== undefined) results[i] = holding;
       else missing.push(i);
     }
@@ -683,12 +683,27 @@ export class PlasmaClient {
     });
   }
 
+  /** A sealed object this client holds already: a get of it is served here, and counted as a use. */
+  #heldSealed(key: string): Holding | undefined {
+    const held = this.#references.heldSealed(key);
+    return held === undefined ? undefined : this.#used(held);
+  }
+
+  /**
+   * A get served from a holding this client has: when it is pinned through the directory, the store's
+   * LRU/LFU hear of the use through the access ring (a store grant's reuse is not seen: as before).
+   */
+  #used(holding: Holding): Holding {
+    if (holding.pin !== null) this.#directory?.recordUse(holding.pin);
+    return holding;
+  }
+
   /** A holding pinned through the shared directory, or undefined (ask the store). */
   #pinned(id: ObjectID): Holding | undefined {
     // A holding of the object already (the same id twice in one get, or this client's own create being
     // sealed): never a second one beside it. The store's grant joins an unsealed one (granted).
     const existing = this.#references.get(id.key);
-    if (existing !== undefined) return existing.sealed ? existing : undefined;
+    if (existing !== undefined) return existing.sealed ? this.#used(existing) : undefined;
     const direct = this.#directory?.acquire(id.bytes);
     return direct == null
       ? undefined

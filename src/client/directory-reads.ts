@@ -31,6 +31,7 @@ interface Mapping {
 
 export class DirectoryReads {
   readonly #reader: DirectoryReader;
+  readonly #pins: PinTable;
   readonly #acquirer: DirectoryAcquirer;
   readonly #hit = new DirectoryHit();
   readonly #mappings: Mapping[];
@@ -58,6 +59,7 @@ export class DirectoryReads {
 
   private constructor(reader: DirectoryReader, pins: PinTable, mappings: Mapping[]) {
     this.#reader = reader;
+    this.#pins = pins;
     this.#acquirer = new DirectoryAcquirer(reader, pins);
     this.#mappings = mappings;
   }
@@ -71,6 +73,14 @@ export class DirectoryReads {
       location: { offset: hit.offset, dataSize: hit.dataSize, metadataSize: hit.metadataSize },
       pin: { slot: this.#acquirer.slot, index: hit.index, version: hit.version },
     };
+  }
+
+  /**
+   * A get answered from a pin this client already holds: tell the store's LRU/LFU it was used again (the
+   * access ring, as a fresh acquire does), so uses are counted per get, not per pin.
+   */
+  recordUse(pin: DirectoryPin): void {
+    if (!this.#closed) this.#pins.recordAccess(pin.index);
   }
 
   /** True when the object is sealed in the directory now; null when only the store can say. */
