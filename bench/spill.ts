@@ -100,6 +100,7 @@ export async function run(options: BenchOptions): Promise<Metrics> {
     const gets = await getsDuringSpill(base, spillGetsBytes(options.quick), options.quick ? 2000 : 10_000);
     metrics["spill.getP99.idle"] = gets.idleP99Us;
     metrics["spill.getP99.during"] = gets.duringP99Us;
+    metrics["spill.getMax.during"] = gets.duringMaxUs;
     metrics["spill.getP99.duringGets"] = gets.duringGets;
     metrics["spill.getP99.spillBytes"] = spillGetsBytes(options.quick);
     metrics["spill.getP99.spillMs"] = gets.spillMs;
@@ -131,10 +132,10 @@ export function spillTable(metrics: Metrics): string {
     const size = sizeLabel(metrics["spill.getP99.spillBytes"] as number);
     rows.push(
       "",
-      "| get+release 1KiB from another client | p99 | gets | target |",
-      "| --- | --- | --- | --- |",
-      `| idle store | ${(metrics["spill.getP99.idle"] as number).toFixed(0)} µs | | |`,
-      `| while a ${size} object is spilled (${(metrics["spill.getP99.spillMs"] as number).toFixed(0)} ms) | ${p99.toFixed(0)} µs | ${metrics["spill.getP99.duringGets"]} | < 2 ms: ${p99 < 2000 ? "met" : "missed"} |`,
+      "| get+release 1KiB from another client | p99 | max | gets | target |",
+      "| --- | --- | --- | --- | --- |",
+      `| idle store | ${(metrics["spill.getP99.idle"] as number).toFixed(0)} µs | | | |`,
+      `| while a ${size} object is spilled (${(metrics["spill.getP99.spillMs"] as number).toFixed(0)} ms) | ${p99.toFixed(0)} µs | ${((metrics["spill.getMax.during"] as number) / 1000).toFixed(1)} ms | ${metrics["spill.getP99.duringGets"]} | p99 < 2 ms: ${p99 < 2000 ? "met" : "missed"} |`,
     );
   }
   return rows.join("\n");
