@@ -30,6 +30,8 @@ export interface RowSpec {
   target?: Target;
   /** The original Plasma's figure from the issue (C++ store and client, not measured here). */
   plasma?: string;
+  /** Measured only by a full run: `--quick` leaves it empty (to stay quick). */
+  fullOnly?: boolean;
 }
 
 export interface Row extends RowSpec {
@@ -296,12 +298,54 @@ function scalingRows(): RowSpec[] {
   return rows;
 }
 
+function spillRows(): RowSpec[] {
+  const group = "Spilling (issue 16; spill directory on the temp directory's disk)";
+  const rows: RowSpec[] = [];
+  for (const bytes of [256 * MiB, GiB]) {
+    const s = sizeLabel(bytes);
+    const fullOnly = bytes === GiB ? true : undefined;
+    rows.push({
+      group,
+      name: `spill ${s} (written, fsynced, renamed)`,
+      kind: "bandwidth",
+      bytes,
+      ours: `spill.write.${s}.us`,
+      baselines: [
+        { name: "Bun.write", key: `spill.bunWrite.${s}.us` },
+        { name: "Bun.write + fsync", key: `spill.bunWriteFsync.${s}.us` },
+      ],
+      target: { text: "≥ 0.7× Bun.write", baseline: "Bun.write", minRatio: 0.7 },
+      fullOnly,
+    });
+    rows.push({
+      group,
+      name: `restore ${s} (read into the arena, verified)`,
+      kind: "bandwidth",
+      bytes,
+      ours: `spill.restore.${s}.us`,
+      baselines: [{ name: "Bun.file().arrayBuffer()", key: `spill.bunRead.${s}.us` }],
+      target: { text: "≥ 0.7× Bun.file()", baseline: "Bun.file().arrayBuffer()", minRatio: 0.7 },
+      fullOnly,
+    });
+  }
+  rows.push({
+    group,
+    name: "get+release 1KiB p99, another client, while a 1GiB object is spilled (128MiB with --quick)",
+    kind: "latency",
+    ours: "spill.getP99.during",
+    baselines: [{ name: "p99 on the idle store", key: "spill.getP99.idle" }],
+    target: { text: "< 2 ms", maxValue: 2000 },
+  });
+  return rows;
+}
+
 export const ROW_SPECS: readonly RowSpec[] = [
   ...latencyRows("", ""),
   ...latencyRows("pinned.", ", both ends pinned to one core (taskset -c 1)"),
   ...pipelinedRows(),
   ...largeRows(),
   ...scalingRows(),
+  ...spillRows(),
 ];
 
 /** The figures of the Limits table: key and how to show it. */

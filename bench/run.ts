@@ -17,7 +17,16 @@ interface SectionPlan {
   pinned: boolean;
 }
 
-export const SECTIONS = ["limits", "redis", "files", "store", "large", "handoff", "scaling"] as const;
+export const SECTIONS = [
+  "limits",
+  "redis",
+  "files",
+  "store",
+  "large",
+  "handoff",
+  "scaling",
+  "spill",
+] as const;
 const PINNED_SECTIONS = ["limits", "redis", "store", "handoff"] as const;
 
 interface SectionResult extends SectionPlan {

@@ -99,6 +99,20 @@ export function statsSummary(s: StatsView): [string, string][] {
     ["deletes", String(c.deletes)],
     ["evictions", `${c.evictions} (${formatBytes(c.evictedBytes)})`],
     ["store-full errors", String(c.storeFullErrors)],
+    ...spillSummary(s.spill),
+  ];
+}
+
+/** The spill lines of `stats` (none when the store does not spill). */
+function spillSummary(p: StatsView["spill"]): [string, string][] {
+  if (p === null) return [];
+  const d = p.drops;
+  return [
+    ["spilled", `${p.spilledObjects} (${formatBytes(p.spilledBytes)})`],
+    ["spill disk", `${formatBytes(p.diskUsedBytes)} of ${formatBytes(p.diskBudgetBytes)}`],
+    ["spills", `${p.spills} (${formatBytes(p.spilledBytesTotal)}), ${p.spillsInFlight} in flight`],
+    ["restores", `${p.restores} (${formatBytes(p.restoredBytesTotal)}), ${p.restoreFailures} failed`],
+    ["spill drops", `${d.budget} budget, ${d.diskFull} disk full, ${d.ioError} I/O error`],
   ];
 }
 

@@ -44,6 +44,7 @@ export type {
   ObjectStateName,
   ObjectSummaryView,
   OrderByName,
+  SpillStatsView,
   StatsView,
   StoreInfoView,
 } from "./service.ts";

@@ -12,6 +12,9 @@ import {
   AdminNotFoundError,
   AdminResourceExhaustedError,
 } from "./errors.ts";
+import { type SpillStatsView, spillStatsView } from "./spill-view.ts";
+
+export type { SpillStatsView } from "./spill-view.ts";
 
 /**
  * What the admin plane reports and does, over the store core, as plain objects. The gRPC and HTTP edges
@@ -95,6 +98,8 @@ export interface StatsView {
   waitingCreates: number;
   counters: CountersView;
   evictionPolicy: string;
+  /** Spilling (issue 16); null when the store runs without a spill directory. */
+  spill: SpillStatsView | null;
 }
 
 export interface ObjectInfoView {
@@ -355,6 +360,7 @@ export class AdminService {
       waitingCreates: s.waitingCreateCount,
       counters: { ...this.#core.counters },
       evictionPolicy: s.evictionPolicy,
+      spill: spillStatsView(this.#core.spillStats()),
     };
   }
 

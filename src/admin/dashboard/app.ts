@@ -17,6 +17,7 @@ import type {
 } from "../service.ts";
 import type { DashboardClientView, DashboardTick } from "./api.ts";
 import { ClusterPanel } from "./cluster.ts";
+import { renderSpill } from "./spill.ts";
 
 /** Objects in JSON: metadata comes as base64. */
 type ObjectJson = Omit<ObjectInfoView, "metadata"> & { metadata: string };
@@ -283,6 +284,7 @@ function onTick(tick: DashboardTick): void {
     syncPolicySelect();
   }
   renderInfo();
+  renderSpill(s.spill, setBytes);
   renderClients(tick.clients);
   drawChart();
 }
@@ -549,7 +551,7 @@ async function loadObjects(): Promise<void> {
       }),
       element("td", {
         text: o.deletePending ? `${stateText}, delete pending` : stateText,
-        className: o.state === "OBJECT_STATE_CREATED" ? "state-created" : "state-sealed",
+        className: `state-${o.state === "OBJECT_STATE_CREATED" ? "created" : stateTextOf(o.state)}`,
       }),
       element("td", { text: String(o.refCount), className: "num" }),
       element("td", { text: formatDuration(now - o.createTimeMs), className: "num" }),
@@ -641,7 +643,12 @@ async function showDetail(id: string): Promise<void> {
   $("detail-hex").hidden = metadata.length === 0;
   const download = $("detail-download") as HTMLButtonElement;
   download.disabled = o.state !== "OBJECT_STATE_SEALED";
-  download.title = download.disabled ? "Only sealed objects can be read" : "";
+  download.title =
+    o.state === "OBJECT_STATE_SPILLED"
+      ? "A spilled object is on disk: a client's get restores it"
+      : download.disabled
+        ? "Only sealed objects can be read"
+        : "";
   $("detail-delete").hidden = !state.canAct;
   await cluster.showLocations(o.id);
 }
