@@ -375,6 +375,16 @@ export class PlasmaClient {
     if (!this.#references.releaseOne(id.key)) {
       throw new ObjectNotFoundError(`This client holds no reference to ${id}; nothing to release.`);
     }
+    this.#unpinIfIdle(id.key);
+  }
+
+  /** An explicit release that left only a directory pin: unpin at once (the store may need the memory). */
+  #unpinIfIdle(key: string): void {
+    const holding = this.#references.takeIdlePinOnly(key);
+    if (holding === undefined || holding.pin === null) return;
+    const storeWaits = this.#directory?.release(holding.pin) === true;
+    holding.pin = null;
+    if (storeWaits) this.#connection.send((out) => PinsReleasedCodec.encodeRequestNoReply(out));
   }
 
   // ------------------------------------------------------------------ queries

@@ -271,6 +271,18 @@ export class ReferenceTable {
     if (this.#idle.size === 1) this.#becameIdle();
   }
 
+  /**
+   * The idle holding of `key` when only a directory pin is left of it (no store grants): taken out of the
+   * idle set, for the caller to unpin now. Re-pinning through the directory costs less than keeping a pin
+   * that stops the store from reusing the object's memory until the next event-loop turn.
+   */
+  takeIdlePinOnly(key: string): Holding | undefined {
+    const holding = this.#idle.get(key);
+    if (holding === undefined || holding.storeGrants !== 0 || holding.pin === null) return undefined;
+    this.#idle.delete(key);
+    return holding;
+  }
+
   #revive(key: string): Holding | undefined {
     const holding = this.#idle.get(key);
     if (holding === undefined) return undefined;
