@@ -2,9 +2,10 @@
  * The stores the cluster section measures, with their clients: a private etcd (test/helpers/etcd.ts, on
  * free loopback ports), a source and two receivers in one cluster, and two stores without a cluster.
  */
+import { existsSync } from "node:fs";
 import type { PlasmaClient } from "../../src/client/index.ts";
 import type { ObjectID } from "../../src/protocol/object-id.ts";
-import { type EtcdInstance, startEtcd } from "../../test/helpers/etcd.ts";
+import { ETCD_BINARY, type EtcdInstance, startEtcd } from "../../test/helpers/etcd.ts";
 import { type StoreProcessHandle, startStore } from "./env.ts";
 
 export interface BenchStore {
@@ -42,6 +43,11 @@ function clusterFlags(etcd: EtcdInstance, nodeName: string): string[] {
 
 /** Starts etcd and the five stores (each cluster store with `capacityBytes`, the others 256 MiB). */
 export async function startBenchCluster(capacityBytes: number): Promise<BenchCluster> {
+  if (!existsSync(ETCD_BINARY)) {
+    throw new Error(
+      `The cluster section needs etcd at ${ETCD_BINARY}: install Debian's etcd-server (or set PLASMA_TEST_ETCD).`,
+    );
+  }
   const etcd = await startEtcd();
   const started: BenchStore[] = [];
   const stop = async () => {
