@@ -29,8 +29,11 @@ export interface BenchCluster {
 
 const CLUSTER_NAME = "bench";
 
+/** No admin plane: five stores would contend for its default ports (which other runs on this machine use). */
+const ADMIN_OFF = ["--admin-grpc", "off", "--admin-http", "off"];
+
 async function open(capacityBytes: number, flags: string[]): Promise<BenchStore> {
-  const store = await startStore(capacityBytes, flags);
+  const store = await startStore(capacityBytes, [...flags, ...ADMIN_OFF]);
   return { store, client: await store.connect() };
 }
 
