@@ -8,72 +8,12 @@
  * the load average, since these 2-core machines are shared.
  */
 import { loadavg } from "node:os";
-import { join } from "node:path";
 import { pullObject } from "../src/cluster/transfer/index.ts";
-import { ObjectID } from "../src/protocol/object-id.ts";
 import { GiB, MiB, median, sizeLabel } from "./lib/measure.ts";
-
-interface Host {
-  rawPort: number;
-  transferPort: number;
-  id: ObjectID;
-  stop(): Promise<void>;
-}
-
-async function startHost(sizeBytes: number): Promise<Host> {
-  const proc = Bun.spawn(
-    [process.execPath, join(import.meta.dir, "workers", "transfer-host.ts"), String(sizeBytes)],
-    {
-      stdout: "pipe",
-      stderr: "inherit",
-    },
-  );
-  const reader = proc.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`transfer host exited: ${text}`);
-    text += new TextDecoder().decode(value);
-  }
-  const line = JSON.parse(text) as { rawPort: number; transferPort: number; id: string };
-  return {
-    rawPort: line.rawPort,
-    transferPort: line.transferPort,
-    id: ObjectID.fromHex(line.id),
-    async stop() {
-      proc.kill();
-      await proc.exited;
-    },
-  };
-}
-
-/** Seconds to receive sizeBytes over a raw connection, copying each read into `target` at its offset. */
-function rawReceive(port: number, target: Uint8Array): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    let received = 0;
-    Bun.connect({
-      hostname: "127.0.0.1",
-      port,
-      socket: {
-        data(socket, data) {
-          target.set(data, received);
-          received += data.length;
-          if (received === target.length) {
-            resolve((performance.now() - start) / 1000);
-            socket.terminate();
-          }
-        },
-        close: () => {
-          if (received < target.length) reject(new Error(`raw stream closed at ${received} bytes`));
-        },
-      },
-    }).catch(reject);
-  });
-}
+import { rawReceive, startTransferHost, type TransferHost } from "./lib/transfer-host.ts";
 
 /** Seconds to pull the object into `target` through pullObject. */
-async function framedPull(host: Host, target: Uint8Array): Promise<number> {
+async function framedPull(host: TransferHost, target: Uint8Array): Promise<number> {
   const start = performance.now();
   const result = await pullObject({ host: "127.0.0.1", port: host.transferPort }, "bench", host.id, {
     begin: () => ({
@@ -93,7 +33,7 @@ interface Row {
 }
 
 async function measure(sizeBytes: number, repeats: number): Promise<Row> {
-  const host = await startHost(sizeBytes);
+  const host = await startTransferHost(sizeBytes);
   const target = new Uint8Array(sizeBytes).fill(1);
   const raw: number[] = [];
   const framed: number[] = [];

@@ -1,6 +1,7 @@
 /** What the table shows: each row names our metric, the baselines measured in the same run, a target. */
 import type { Metrics } from "./lib/env.ts";
 import { GiB, KiB, MiB, sizeLabel } from "./lib/measure.ts";
+import { clusterRows } from "./rows-cluster.ts";
 
 /** latency: µs per op (lower wins); bandwidth: µs per op of `bytes` shown as GB/s; opsPerS: higher wins; bytes: lower wins. */
 export type RowKind = "latency" | "bandwidth" | "opsPerS" | "bytes";
@@ -346,6 +347,7 @@ export const ROW_SPECS: readonly RowSpec[] = [
   ...largeRows(),
   ...scalingRows(),
   ...spillRows(),
+  ...clusterRows(),
 ];
 
 /** The figures of the Limits table: key and how to show it. */

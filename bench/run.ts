@@ -26,6 +26,7 @@ export const SECTIONS = [
   "handoff",
   "scaling",
   "spill",
+  "cluster",
 ] as const;
 const PINNED_SECTIONS = ["limits", "redis", "store", "handoff"] as const;
 
