@@ -14,6 +14,7 @@ import type { ClusterDirectoryBackend } from "./etcd/backend.ts";
 import { EtcdGatewayClient } from "./etcd/client.ts";
 import { parseEndpoints } from "./etcd/http.ts";
 import { ClusterMembership, type LiveNode } from "./membership.ts";
+import { NodeAddressCache } from "./node-addresses.ts";
 import { PullManager } from "./pull-manager.ts";
 import { StoreTransferSource } from "./store-source.ts";
 import { formatTransferAddress, type TransferTls } from "./transfer/config.ts";
@@ -71,6 +72,7 @@ export class ClusterNode {
   readonly #membership: ClusterMembership;
   readonly #backend: ClusterDirectoryBackend;
   readonly #pulls: PullManager;
+  readonly #addresses: NodeAddressCache;
   readonly #listeners: Set<(event: ClusterNodeEvent) => void>;
   readonly #stopEvents: () => void;
   #closed = false;
@@ -95,6 +97,7 @@ export class ClusterNode {
     this.#membership = parts.membership;
     this.#backend = parts.backend;
     this.#listeners = listeners;
+    this.#addresses = new NodeAddressCache(() => parts.membership.nodes());
     this.#pulls = new PullManager({
       core: deps.core,
       access: deps.access,
@@ -103,7 +106,7 @@ export class ClusterNode {
       tls: options.tls?.ca === undefined ? undefined : { ca: options.tls.ca },
       pull: options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs },
       logger: deps.logger,
-      addressOf: (name) => this.#addressOf(name),
+      addressOf: (name, fresh) => this.#addresses.addressOf(name, fresh),
       onPull: (bytes, seconds, outcome) => this.#emit({ kind: "pull", bytes, seconds, outcome }),
     });
     for (const entry of deps.core.list()) {
@@ -175,6 +178,7 @@ export class ClusterNode {
   /** Live nodes, from the directory (this node's usedBytes as of now). */
   async nodes(): Promise<ClusterNodeStatus[]> {
     const live = await this.#membership.nodes();
+    this.#addresses.remember(live);
     return live.map((node: LiveNode) => ({
       name: node.nodeName,
       transferAddress: node.transferAddress,
@@ -211,11 +215,6 @@ export class ClusterNode {
     this.#server.stop();
     await this.#membership.close();
     this.#backend.close();
-  }
-
-  async #addressOf(nodeName: string): Promise<string | null> {
-    const nodes = await this.#membership.nodes();
-    return nodes.find((node) => node.nodeName === nodeName)?.transferAddress ?? null;
   }
 
   #onStoreEvent(event: StoreEvent): void {

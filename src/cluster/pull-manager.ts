@@ -25,8 +25,11 @@ export interface PullManagerOptions {
   readonly tls: TransferClientTls | undefined;
   readonly pull: Omit<PullOptions, "tls" | "logger">;
   readonly logger: Logger;
-  /** Where a node's transfer service is (from the directory), or null if it is not live. */
-  readonly addressOf: (nodeName: string) => Promise<string | null>;
+  /**
+   * Where a node's transfer service is, or null if it is not live: possibly cached, read from the
+   * directory when `fresh` (after a pull from the cached address failed).
+   */
+  readonly addressOf: (nodeName: string, fresh: boolean) => Promise<string | null>;
   /** Each pull as it ends (for the admin plane's metrics). */
   readonly onPull: (bytes: number, seconds: number, outcome: string) => void;
 }
@@ -35,6 +38,8 @@ export interface PullManagerOptions {
 function isLocalRefusal(error: unknown): error is PlasmaError {
   return error instanceof StoreFullError || error instanceof LimitExceededError;
 }
+
+type PullOutcome = "pulled" | "next" | PlasmaError;
 
 export class PullManager implements MissingObjectSource {
   readonly #o: PullManagerOptions;
@@ -98,10 +103,21 @@ export class PullManager implements MissingObjectSource {
     }
   }
 
-  /** "pulled", a refusal that fails the get (StoreFullError, ...), or "next" to try another holder. */
-  async #pullFrom(holder: string, key: string, id: ObjectID): Promise<"pulled" | "next" | PlasmaError> {
-    const address = await this.#o.addressOf(holder).catch(() => null);
-    if (address === null) return "next";
+  /**
+   * "pulled", a refusal that fails the get (StoreFullError, ...), or "next" to try another holder. A pull
+   * at the cached address that fails is tried once more at the directory's address if that differs.
+   */
+  async #pullFrom(holder: string, key: string, id: ObjectID): Promise<PullOutcome> {
+    const cached = await this.#o.addressOf(holder, false).catch(() => null);
+    const outcome = cached === null ? "next" : await this.#pullAt(holder, cached, key, id);
+    if (outcome !== "next" || this.#closed) return outcome;
+    const fresh = await this.#o.addressOf(holder, true).catch(() => null);
+    if (fresh === null || fresh === cached) return "next";
+    return this.#pullAt(holder, fresh, key, id);
+  }
+
+  async #pullAt(holder: string, address: string, key: string, id: ObjectID): Promise<PullOutcome> {
+    if (this.#o.core.entry(key) !== undefined) return "pulled"; // here already (a get raced the retry)
     const startMs = performance.now();
     const sink = new ArenaPullSink(this.#o.core, this.#o.access, key, id);
     this.pullsStarted++;
