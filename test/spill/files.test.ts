@@ -79,6 +79,11 @@ describe("spill and restore through the worker", () => {
     ).toBe(true);
     expect(target.subarray(0, 2 * MiB).every((b) => b === 0)).toBe(true);
     expect(target.subarray(2 * MiB + expected.length).every((b) => b === 0)).toBe(true);
+    // Used after the awaits, so that the collector cannot free the source while the worker reads it
+    // (the job holds its address, not the array).
+    expect(
+      Buffer.from(arena.subarray(offsetBytes, offsetBytes + expected.length)).equals(Buffer.from(expected)),
+    ).toBe(true);
   });
 
   test("jobs run in call order, several in flight", async () => {
