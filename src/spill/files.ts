@@ -2,7 +2,9 @@
  * The main-thread face of the spill worker: `spill` writes an object's data ‖ metadata to
  * `DIR/<idhex>.spill` (under `<idhex>.tmp` first, fsynced, renamed, directory fsynced) and `restore`
  * reads a file straight into a destination (an arena region), verifying its checksum before resolving.
- * All disk I/O happens in one worker thread, jobs in call order; `close()` cancels what is in flight.
+ * All disk I/O happens in two worker threads, one for spills and one for restores, jobs of each kind in
+ * call order: a restore (a client's get waits for it) never queues behind a large spill's write and fsync.
+ * `close()` cancels what is in flight.
  *
  * A source or destination must stay mapped and unchanged until its promise settles.
  */
@@ -49,11 +51,19 @@ interface Pending {
   reject: (error: Error) => void;
   /** Keeps a view passed as a region reachable (so mapped) until the worker is done with it. */
   keepAlive: SpillRegion;
+  worker: JobWorker;
+}
+
+/** One worker thread and the number of its jobs not yet settled (it keeps the process alive while > 0). */
+interface JobWorker {
+  readonly thread: Bun.Worker;
+  inFlight: number;
 }
 
 export class SpillFiles {
   readonly directory: string;
-  readonly #worker: Bun.Worker;
+  readonly #spills: JobWorker;
+  readonly #restores: JobWorker;
   readonly #cancel = new SharedArrayBuffer(4);
   readonly #pending = new Map<number, Pending>();
   #nextJobId = 1;
@@ -65,15 +75,20 @@ export class SpillFiles {
       throw new RangeError(`chunkBytes must be a positive integer, got ${chunkBytes}.`);
     }
     this.directory = directory;
+    this.#spills = this.#startWorker(chunkBytes);
+    this.#restores = this.#startWorker(chunkBytes);
+  }
+
+  #startWorker(chunkBytes: number): JobWorker {
     // Bun's Worker (ref/unref); the global type may be the DOM one when lib.dom is loaded.
-    this.#worker = new Worker(new URL("./worker.ts", import.meta.url)) as unknown as Bun.Worker;
-    this.#worker.unref();
-    this.#worker.addEventListener("message", (event) =>
-      this.#settle((event as MessageEvent<WorkerReply>).data),
-    );
-    this.#worker.onerror = (event) =>
-      this.#failAll(new SpillIoError(`The spill worker failed: ${event.message}`, noIo(directory)));
-    this.#post({ kind: "init", cancel: this.#cancel, chunkBytes });
+    const thread = new Worker(new URL("./worker.ts", import.meta.url)) as unknown as Bun.Worker;
+    thread.unref();
+    thread.addEventListener("message", (event) => this.#settle((event as MessageEvent<WorkerReply>).data));
+    thread.onerror = (event) =>
+      this.#failAll(new SpillIoError(`The spill worker failed: ${event.message}`, noIo(this.directory)));
+    const init: WorkerRequest = { kind: "init", cancel: this.#cancel, chunkBytes };
+    thread.postMessage(init);
+    return { thread, inFlight: 0 };
   }
 
   /** Number of jobs posted and not yet settled. */
@@ -83,7 +98,7 @@ export class SpillFiles {
 
   /** Writes the object's file; resolves once it is durable under its final name. */
   spill(job: SpillJob): Promise<SpillResult> {
-    return this.#submit(job.source, job, (jobId, pointer) => ({
+    return this.#submit(this.#spills, job.source, job, (jobId, pointer) => ({
       kind: "spill",
       jobId,
       directory: this.directory,
@@ -99,7 +114,7 @@ export class SpillFiles {
    * destination holds garbage and the caller must not publish it.
    */
   async restore(job: RestoreJob, destination: SpillRegion): Promise<void> {
-    await this.#submit(destination, job, (jobId, pointer) => ({
+    await this.#submit(this.#restores, destination, job, (jobId, pointer) => ({
       kind: "restore",
       jobId,
       path: job.path,
@@ -130,10 +145,12 @@ export class SpillFiles {
         }),
     );
     await Promise.all(settled);
-    this.#worker.terminate();
+    this.#spills.thread.terminate();
+    this.#restores.thread.terminate();
   }
 
   #submit(
+    worker: JobWorker,
     region: SpillRegion,
     sizes: { id: Uint8Array; dataSizeBytes: number; metadataSizeBytes: number },
     request: (jobId: number, pointer: number) => WorkerRequest,
@@ -144,21 +161,17 @@ export class SpillFiles {
     const pointer = regionPointer(region, contentBytes);
     const jobId = this.#nextJobId++;
     return new Promise<SpillResult>((resolve, reject) => {
-      this.#pending.set(jobId, { resolve, reject, keepAlive: region });
-      this.#worker.ref();
-      this.#post(request(jobId, pointer));
+      this.#pending.set(jobId, { resolve, reject, keepAlive: region, worker });
+      if (worker.inFlight++ === 0) worker.thread.ref();
+      worker.thread.postMessage(request(jobId, pointer));
     });
-  }
-
-  #post(request: WorkerRequest): void {
-    this.#worker.postMessage(request);
   }
 
   #settle(reply: WorkerReply): void {
     const pending = this.#pending.get(reply.jobId);
     if (pending === undefined) return;
     this.#pending.delete(reply.jobId);
-    if (this.#pending.size === 0) this.#worker.unref();
+    if (--pending.worker.inFlight === 0) pending.worker.thread.unref();
     if (reply.ok) pending.resolve({ path: reply.path, sizeBytes: reply.sizeBytes });
     else pending.reject(fromFailure(reply.failure));
   }
@@ -166,7 +179,10 @@ export class SpillFiles {
   #failAll(error: Error): void {
     const all = [...this.#pending.values()];
     this.#pending.clear();
-    this.#worker.unref();
+    for (const worker of [this.#spills, this.#restores]) {
+      worker.inFlight = 0;
+      worker.thread.unref();
+    }
     for (const p of all) p.reject(error);
   }
 }

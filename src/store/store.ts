@@ -948,6 +948,26 @@ export class StoreCore {
     return table.entryAt(slot, key);
   }
 
+  /**
+   * holdForSource of an object that may be spilled: a spilled one is restored first (as a get restores
+   * it: evicting or spilling others, or failing with StoreFullError), then held. `done` gets the held
+   * entry, or null when the store has no sealed or spilled object with that key; it may run synchronously.
+   */
+  holdForSourceRestoring(
+    key: string,
+    done: (entry: ObjectEntry | null, error: PlasmaError | null) => void,
+  ): void {
+    const attempt = (round: number): void => {
+      const restoring = this.#restoreThen([key], (error) => {
+        if (error !== null) return done(null, error);
+        if (round + 1 < MAX_RESTORE_ROUNDS || !this.#spilled.has(key)) return attempt(round + 1);
+        done(null, new StoreFullError(`Object ${hexOf(key)} was spilled again before it could be served.`));
+      });
+      if (!restoring) done(this.holdForSource(key), null);
+    };
+    attempt(0);
+  }
+
   /** Gives back one reference holdForSource granted. */
   releaseForSource(key: string): void {
     const table = this.#objects;

@@ -79,6 +79,11 @@ describe("spill and restore through the worker", () => {
     ).toBe(true);
     expect(target.subarray(0, 2 * MiB).every((b) => b === 0)).toBe(true);
     expect(target.subarray(2 * MiB + expected.length).every((b) => b === 0)).toBe(true);
+    // Used after the awaits, so that the collector cannot free the source while the worker reads it
+    // (the job holds its address, not the array).
+    expect(
+      Buffer.from(arena.subarray(offsetBytes, offsetBytes + expected.length)).equals(Buffer.from(expected)),
+    ).toBe(true);
   });
 
   test("jobs run in call order, several in flight", async () => {
@@ -98,6 +103,35 @@ describe("spill and restore through the worker", () => {
       );
       expect(Buffer.from(out).equals(Buffer.from(source))).toBe(true);
     }
+  });
+});
+
+describe("restores do not wait for spills", () => {
+  test("a small restore completes while a large spill, posted first, is still being written", async () => {
+    const files = spillFiles(freshDir(), 64 * 1024);
+    const small = patternBytes(1024, 5);
+    const written = await files.spill({
+      id: idOf(1),
+      dataSizeBytes: small.length,
+      metadataSizeBytes: 0,
+      source: small,
+    });
+    const large = patternBytes(256 * MiB, 6);
+    let largeSettled = false;
+    const spilling = files
+      .spill({ id: idOf(2), dataSizeBytes: large.length, metadataSizeBytes: 0, source: large })
+      .finally(() => {
+        largeSettled = true;
+      });
+    const out = new Uint8Array(small.length);
+    await files.restore(
+      { id: idOf(1), dataSizeBytes: small.length, metadataSizeBytes: 0, path: written.path },
+      out,
+    );
+    // One worker ran jobs in call order: the restore waited for the whole 256 MiB write and fsync.
+    expect(largeSettled).toBe(false);
+    expect(Buffer.from(out).equals(Buffer.from(small))).toBe(true);
+    expect((await spilling).sizeBytes).toBe(SPILL_HEADER_BYTES + large.length);
   });
 });
 

@@ -45,7 +45,7 @@ export interface ServeContext {
   counters: ServeCounters;
 }
 
-type Phase = "hello" | "pull" | "streaming" | "ended";
+type Phase = "hello" | "pull" | "opening" | "streaming" | "ended";
 const PREFIX_BYTES = FRAME_HEADER_BYTES + CHUNK_HEADER_BYTES;
 
 export class ServeConnection {
@@ -159,11 +159,32 @@ export class ServeConnection {
       return;
     }
     const id = new ObjectID(payload.subarray(0, OBJECT_ID_BYTES));
-    let object: TransferObject | null;
+    let opened: ReturnType<TransferSource["open"]>;
     try {
-      object = this.#context.source.open(id);
+      opened = this.#context.source.open(id);
     } catch (error) {
       this.#refuse(WireError.SOURCE_FAILED, `opening ${id.hex()} failed: ${(error as Error).message}`);
+      return;
+    }
+    const chunk = Math.min(chunkBytes, this.#context.maxChunkBytes);
+    if (!(opened instanceof Promise)) {
+      this.#opened(id, opened, chunk, windowChunks);
+      return;
+    }
+    this.#phase = "opening";
+    opened.then(
+      (object) => this.#opened(id, object, chunk, windowChunks),
+      (error: Error) => {
+        if (this.#phase !== "opening") return;
+        this.#refuse(WireError.SOURCE_FAILED, `opening ${id.hex()} failed: ${error.message}`);
+      },
+    );
+  }
+
+  /** The source's answer to open(); a connection that ended while it opened gives the object back. */
+  #opened(id: ObjectID, object: TransferObject | null, chunkBytes: number, windowChunks: number): void {
+    if (this.#phase === "ended") {
+      object?.release();
       return;
     }
     if (object === null) {
@@ -171,7 +192,7 @@ export class ServeConnection {
       this.#refuse(WireError.NOT_FOUND, `object ${id.hex()} is not sealed on this store`);
       return;
     }
-    this.#start(object, Math.min(chunkBytes, this.#context.maxChunkBytes), windowChunks);
+    this.#start(object, chunkBytes, windowChunks);
   }
 
   #start(object: TransferObject, chunkBytes: number, windowChunks: number): void {

@@ -9,8 +9,11 @@ import type { ObjectID } from "../../protocol/object-id.ts";
 
 /** The serving side: the store opens a sealed object by id (holding a reference on it while it streams). */
 export interface TransferSource {
-  /** The sealed object, or null when this store has no sealed object with that id. */
-  open(id: ObjectID): TransferObject | null;
+  /**
+   * The sealed object, or null when this store has no sealed object with that id; a promise when it
+   * must be made available first (a spilled object is restored). A rejection refuses the pull.
+   */
+  open(id: ObjectID): TransferObject | null | Promise<TransferObject | null>;
 }
 
 /** One open object being served. release() is called exactly once, when the transfer ends in any way. */
