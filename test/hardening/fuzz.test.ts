@@ -20,9 +20,12 @@ import {
   HashCodec,
   HelloCodec,
   ListCodec,
+  LocateCodec,
   MAX_BATCH_BODY_BYTES,
   MAX_BATCH_FRAMES,
   MessageType,
+  NodesCodec,
+  PinsReleasedCodec,
   ReleaseCodec,
   SealCodec,
   StoreInfoCodec,
@@ -145,6 +148,15 @@ function makeFrame(rng: Rng, out: ByteWriter, requestId: number): boolean {
       break;
     case MessageType.DebugString:
       DebugStringCodec.encodeRequest(out, requestId);
+      break;
+    case MessageType.Locate:
+      LocateCodec.encodeRequest(out, requestId, someIds());
+      break;
+    case MessageType.Nodes:
+      NodesCodec.encodeRequest(out, requestId);
+      break;
+    case MessageType.PinsReleased:
+      PinsReleasedCodec.encodeRequestNoReply(out);
       break;
     default:
       // The store-to-client types (Welcome, Notification, PollAdvice), sent as requests with empty bodies.
