@@ -127,6 +127,8 @@ export interface SubscribeOptions {
 }
 
 const EMPTY = new Uint8Array(0);
+/** What release() returns: it is settled at once, so one shared settled promise serves every call. */
+const RELEASED: Promise<void> = Promise.resolve();
 
 /** put() sends values up to this size inline (one round trip); larger ones go create + one copy + seal. */
 const INLINE_PUT_MAX_BYTES = 256 * 1024;
@@ -288,28 +290,48 @@ export class PlasmaClient {
     ids: readonly ObjectID[],
     options: GetOptions & { withMeta: true },
   ): Promise<(BufferWithMetadata | null)[]>;
-  async getBuffers(
+  getBuffers(
     ids: readonly ObjectID[],
     options: GetOptions & { withMeta?: boolean } = {},
   ): Promise<(Uint8Array | BufferWithMetadata | null)[]> {
-    const withMeta = options.withMeta === true;
-    if (ids.length === 1) {
-      const holding = await this.#acquireOne(ids[0] as ObjectID, options);
-      return [holding === null ? null : this.#buffer(holding, withMeta)];
+    // Not async: a get this client can serve itself (held, or pinned through the shared directory) costs
+    // one settled promise, not the two async frames and their microtask hops a get through the store needs.
+    try {
+      if (ids.length === 1) {
+        const id = ids[0] as ObjectID;
+        if (options.timeoutMs !== undefined) timeoutArg(options.timeoutMs, "timeoutMs");
+        const local = this.#heldSealed(id.key) ?? this.#pinned(id);
+        if (local !== undefined) return Promise.resolve([this.#buffer(local, options.withMeta === true)]);
+        return this.#getOneFromStore(id, options);
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
+    return this.#getMany(ids, options);
+  }
+
+  async #getOneFromStore(
+    id: ObjectID,
+    options: GetOptions & { withMeta?: boolean },
+  ): Promise<(Uint8Array | BufferWithMetadata | null)[]> {
+    const holding = await this.#requestOne(id, options);
+    return [holding === null ? null : this.#buffer(holding, options.withMeta === true)];
+  }
+
+  async #getMany(
+    ids: readonly ObjectID[],
+    options: GetOptions & { withMeta?: boolean },
+  ): Promise<(Uint8Array | BufferWithMetadata | null)[]> {
+    const withMeta = options.withMeta === true;
     const holdings = await this.#acquire(ids, options);
     return holdings.map((holding) => (holding === null ? null : this.#buffer(holding, withMeta)));
   }
 
-  /** #acquire of one id, without the arrays (the common case: a get of one object). */
-  async #acquireOne(id: ObjectID, options: GetOptions): Promise<Holding | null> {
+  /** A get of one object neither held nor pinnable here: the store answers (or null after timeoutMs). */
+  async #requestOne(id: ObjectID, options: GetOptions): Promise<Holding | null> {
     const timeoutMs = timeoutArg(options.timeoutMs ?? -1, "timeoutMs");
     const key = id.key;
-    const held = this.#heldSealed(key);
-    if (held !== undefined) return held;
     const idBytes = id.bytes;
-    const pinned = this.#pinned(id);
-    if (pinned !== undefined) return pinned;
     const reply = await this.#connection.request(
       MessageType.Get,
       timeoutMs === 0
@@ -371,11 +393,17 @@ export class PlasmaClient {
    * buffer's. Throws ObjectNotFoundError when this client has none: more releases than gets (and seals of
    * its own creates). Resolves once the request is queued.
    */
-  async release(id: ObjectID): Promise<void> {
-    if (!this.#references.releaseOne(id.key)) {
+  release(id: ObjectID): Promise<void> {
+    // Not async (like getBuffers): a release is local, and costs one settled promise.
+    try {
+      if (this.#references.releaseOne(id.key)) {
+        this.#unpinIfIdle(id.key);
+        return RELEASED;
+      }
       throw new ObjectNotFoundError(`This client holds no reference to ${id}; nothing to release.`);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    this.#unpinIfIdle(id.key);
   }
 
   /** An explicit release that left only a directory pin: unpin at once (the store may need the memory). */

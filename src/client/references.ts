@@ -43,20 +43,34 @@ export interface Holding {
    * store grants): dropped with the grants, when the holding is given back.
    */
   pin: DirectoryPin | null;
+  /**
+   * Its last local reference ended and it waits to give its grants and pin back (see ReferenceTable's
+   * idle queue). It stays in the table meanwhile, so a get of it revives it by clearing this flag.
+   */
+  idle: boolean;
+  /** In the idle queue (possibly revived since: takeIdle skips those). */
+  queued: boolean;
 }
 
 export class ReferenceTable {
+  /** Every holding by object key: the live ones and the idle ones (flag `idle`) not given back yet. */
   readonly #holdings = new Map<string, Holding>();
   /** One registration per ArrayBuffer, holding the set of references tied to it. */
   readonly #registry: FinalizationRegistry<Set<Reference>>;
   readonly #tiedTo = new WeakMap<ArrayBuffer, Set<Reference>>();
   /**
-   * Holdings whose last local reference ended, with store grants not sent back yet. The client sends them
-   * back before its next request and at the latest on the next turn of the event loop; until then a get of
-   * the same object revives the holding without asking the store (as Plasma's client did), which makes a
-   * get+release loop over one object cost no round trip.
+   * Holdings whose last local reference ended, with store grants (or a pin) not given back yet. The client
+   * gives them back before its next request and at the latest on the next turn of the event loop; until
+   * then a get of the same object revives the holding without asking the store (as Plasma's client did),
+   * which makes a get+release loop over one object cost no round trip. An idle holding stays in #holdings
+   * (flagged), so going idle and being revived move nothing between maps: the queue may keep holdings
+   * revived since, which takeIdle skips.
    */
-  readonly #idle = new Map<string, Holding>();
+  readonly #idleQueue: Holding[] = [];
+  /** Queued holdings that are idle now (what takeIdle will return). */
+  #idlePending = 0;
+  /** Idle holdings still in #holdings (not replaced by a newer holding of the same key). */
+  #idleResident = 0;
   readonly #becameIdle: () => void;
   /** References that ended by garbage collection and were not released yet, per object key. */
   readonly #collected = new Map<string, number>();
@@ -75,31 +89,45 @@ export class ReferenceTable {
 
   /** The holdings waiting to give their grants back; the caller sends one Release each. */
   takeIdle(): Holding[] {
-    if (this.#idle.size === 0) return [];
-    const idle = [...this.#idle.values()];
-    this.#idle.clear();
+    if (this.#idlePending === 0) return [];
+    const idle: Holding[] = [];
+    for (const holding of this.#idleQueue) {
+      holding.queued = false;
+      if (!holding.idle) continue;
+      holding.idle = false;
+      idle.push(holding);
+      if (this.#holdings.get(holding.key) === holding) {
+        this.#holdings.delete(holding.key);
+        this.#idleResident--;
+      }
+    }
+    this.#idleQueue.length = 0;
+    this.#idlePending = 0;
     return idle;
   }
 
   /** Holdings waiting to give their grants back. */
   get idleCount(): number {
-    return this.#idle.size;
+    return this.#idlePending;
   }
 
+  /** The live holding of the object (not an idle one). */
   get(key: string): Holding | undefined {
-    return this.#holdings.get(key);
+    const holding = this.#holdings.get(key);
+    return holding?.idle === true ? undefined : holding;
   }
 
   /** Objects held (sealed with live references, or being created). */
   get size(): number {
-    return this.#holdings.size;
+    return this.#holdings.size - this.#idleResident;
   }
 
   /** A sealed object this client already holds: a further buffer can be served without asking the store. */
   heldSealed(key: string): Holding | undefined {
     const holding = this.#holdings.get(key);
-    if (holding?.sealed && holding.references.size > 0) return holding;
-    return this.#revive(key);
+    if (holding === undefined) return undefined;
+    if (holding.idle) return this.#revive(holding);
+    return holding.sealed && holding.references.size > 0 ? holding : undefined;
   }
 
   /** Records the creator's grant for a new unsealed object. */
@@ -113,14 +141,17 @@ export class ReferenceTable {
       sealed: false,
       creatorBuffer: new WeakRef(buffer),
       pin: null,
+      idle: false,
+      queued: false,
     };
-    this.#holdings.set(key, holding);
+    this.#put(holding);
     return holding;
   }
 
   /** The store granted a reference (a get found the object). */
   granted(key: string, id: Uint8Array, location: ObjectLocation): Holding {
-    let holding = this.#holdings.get(key) ?? this.#revive(key);
+    let holding = this.#holdings.get(key);
+    if (holding?.idle === true) this.#revive(holding);
     if (holding === undefined) {
       holding = {
         key,
@@ -131,8 +162,10 @@ export class ReferenceTable {
         sealed: true,
         creatorBuffer: null,
         pin: null,
+        idle: false,
+        queued: false,
       };
-      this.#holdings.set(key, holding);
+      this.#put(holding);
     }
     holding.storeGrants++;
     // The store grants only sealed objects (a creator's get can answer before its seal reply arrives).
@@ -151,8 +184,10 @@ export class ReferenceTable {
       sealed: true,
       creatorBuffer: null,
       pin,
+      idle: false,
+      queued: false,
     };
-    this.#holdings.set(key, holding);
+    this.#put(holding);
     return holding;
   }
 
@@ -177,7 +212,7 @@ export class ReferenceTable {
 
   /** Seal: the creator's buffer (if still reachable) becomes a reference; if none is, the grant goes back. */
   sealed(key: string): void {
-    const holding = this.#holdings.get(key);
+    const holding = this.get(key);
     if (holding === undefined) return;
     holding.sealed = true;
     const buffer = holding.creatorBuffer?.deref();
@@ -195,7 +230,7 @@ export class ReferenceTable {
    * whether or not its buffer is still reachable.
    */
   sealedAndDropped(key: string): void {
-    const holding = this.#holdings.get(key);
+    const holding = this.get(key);
     if (holding === undefined) return;
     holding.sealed = true;
     holding.creatorBuffer = null;
@@ -204,7 +239,7 @@ export class ReferenceTable {
 
   /** Abort: the store dropped the creator's grant. */
   aborted(key: string): void {
-    this.#holdings.delete(key);
+    if (this.get(key) !== undefined) this.#holdings.delete(key);
   }
 
   /**
@@ -212,13 +247,13 @@ export class ReferenceTable {
    * can still be using), else the oldest live one. False if this client has none to end.
    */
   releaseOne(key: string): boolean {
-    const collected = this.#collected.get(key);
+    const collected = this.#collected.size === 0 ? undefined : this.#collected.get(key);
     if (collected !== undefined) {
       if (collected > 1) this.#collected.set(key, collected - 1);
       else this.#collected.delete(key);
       return true;
     }
-    const holding = this.#holdings.get(key);
+    const holding = this.get(key);
     if (holding === undefined || !holding.sealed) return false;
     const first = holding.references.values().next();
     if (first.done === true) return false;
@@ -231,7 +266,12 @@ export class ReferenceTable {
    * now. A no-op while references remain or once the holding is finished.
    */
   settle(holding: Holding): void {
-    if (holding.sealed && holding.references.size === 0 && this.#holdings.get(holding.key) === holding) {
+    if (
+      holding.sealed &&
+      !holding.idle &&
+      holding.references.size === 0 &&
+      this.#holdings.get(holding.key) === holding
+    ) {
       this.#finish(holding);
     }
   }
@@ -242,7 +282,10 @@ export class ReferenceTable {
       for (const reference of holding.references) reference.released = true;
     }
     this.#holdings.clear();
-    this.#idle.clear();
+    for (const holding of this.#idleQueue) holding.queued = false;
+    this.#idleQueue.length = 0;
+    this.#idlePending = 0;
+    this.#idleResident = 0;
     this.#collected.clear();
   }
 
@@ -264,30 +307,47 @@ export class ReferenceTable {
     if (holding.references.size === 0 && this.#holdings.get(holding.key) === holding) this.#finish(holding);
   }
 
+  /** `holding` is in #holdings, live, with no local reference left: drop it, or queue it to go back. */
   #finish(holding: Holding): void {
-    this.#holdings.delete(holding.key);
-    if (holding.storeGrants === 0 && holding.pin === null) return;
-    this.#idle.set(holding.key, holding);
-    if (this.#idle.size === 1) this.#becameIdle();
+    if (holding.storeGrants === 0 && holding.pin === null) {
+      this.#holdings.delete(holding.key);
+      return;
+    }
+    holding.idle = true;
+    this.#idleResident++;
+    if (!holding.queued) {
+      holding.queued = true;
+      this.#idleQueue.push(holding);
+    }
+    if (++this.#idlePending === 1) this.#becameIdle();
   }
 
   /**
-   * The idle holding of `key` when only a directory pin is left of it (no store grants): taken out of the
-   * idle set, for the caller to unpin now. Re-pinning through the directory costs less than keeping a pin
+   * The idle holding of `key` when only a directory pin is left of it (no store grants): no longer idle
+   * nor held, for the caller to unpin now. Re-pinning through the directory costs less than keeping a pin
    * that stops the store from reusing the object's memory until the next event-loop turn.
    */
   takeIdlePinOnly(key: string): Holding | undefined {
-    const holding = this.#idle.get(key);
-    if (holding === undefined || holding.storeGrants !== 0 || holding.pin === null) return undefined;
-    this.#idle.delete(key);
+    const holding = this.#holdings.get(key);
+    if (holding?.idle !== true || holding.storeGrants !== 0 || holding.pin === null) return undefined;
+    holding.idle = false; // its entry in the idle queue is skipped when the queue is drained
+    this.#holdings.delete(key);
+    this.#idleResident--;
+    this.#idlePending--;
     return holding;
   }
 
-  #revive(key: string): Holding | undefined {
-    const holding = this.#idle.get(key);
-    if (holding === undefined) return undefined;
-    this.#idle.delete(key);
-    this.#holdings.set(key, holding);
+  /** An idle holding (still in #holdings) is wanted again before it went back. */
+  #revive(holding: Holding): Holding {
+    holding.idle = false;
+    this.#idleResident--;
+    this.#idlePending--;
     return holding;
+  }
+
+  /** Adds a new holding, replacing any older one of the key (an idle one stays queued to go back). */
+  #put(holding: Holding): void {
+    if (this.#holdings.get(holding.key)?.idle === true) this.#idleResident--;
+    this.#holdings.set(holding.key, holding);
   }
 }
