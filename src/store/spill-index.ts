@@ -176,8 +176,9 @@ export class SpillIndex<Waiter> {
       reserved === this.#reservedBytes,
       `reservedBytes ${this.#reservedBytes} != sum of reservations ${reserved}`,
     );
-    for (const key of this.#restores.keys())
-      assert(this.#spilled.has(key), "a restore of an object not spilled");
+    // A restore may outlive its entry: remove() during a restore is allowed (a delete of an object being
+    // restored), and finishRestore still hands back the restore's waiters. So #restores is not a subset
+    // of #spilled, and nothing is asserted about it here.
   }
 
   #takeInFlight(key: string, what: string): SpilledSizes {
