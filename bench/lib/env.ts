@@ -51,7 +51,17 @@ export async function startStore(capacityBytes: number, flags: string[] = []): P
   };
   void pump(proc.stdout);
   void pump(proc.stderr);
+  let stopping = false;
+  // A store that dies under the benchmark says why (its warnings and errors) on the bench's stderr.
+  void proc.exited.then((code) => {
+    if (!stopping) {
+      process.stderr.write(
+        `bench: plasma_store ${flags.join(" ")} exited unexpectedly (code ${code}, signal ${proc.signalCode}):\n${output}\n`,
+      );
+    }
+  });
   const stop = async () => {
+    stopping = true;
     if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
     await proc.exited;
     rmSync(dir, { recursive: true, force: true });
