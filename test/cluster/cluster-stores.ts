@@ -1,6 +1,7 @@
 /** Real plasma_store processes in one cluster on a test's private etcd, and clients connected to them. */
+import { afterAll, beforeAll } from "bun:test";
 import { connect, type PlasmaClient } from "../../src/client/index.ts";
-import type { EtcdInstance } from "../helpers/etcd.ts";
+import { type EtcdInstance, startEtcd } from "../helpers/etcd.ts";
 import { type StoreProcess, startStoreProcess } from "../helpers/store-process.ts";
 
 export interface ClusterStore {
@@ -71,4 +72,39 @@ export async function stopAll(stores: readonly (ClusterStore | undefined)[]): Pr
       await store.stop("SIGKILL");
     }),
   );
+}
+
+/** A test file's private etcd and the stores it starts in named clusters on it. */
+export interface ClusterFixture {
+  readonly etcd: EtcdInstance;
+  /** Starts store `name` in cluster `cluster` (extra options as startClusterStore's). */
+  store(name: string, cluster: string, options?: ClusterStoreOptions): Promise<ClusterStore>;
+}
+
+/** Starts etcd before the file's tests; stops every store started through it, then etcd, after them. */
+export function useCluster(): ClusterFixture {
+  let etcd: EtcdInstance | undefined;
+  const started: ClusterStore[] = [];
+  beforeAll(async () => {
+    etcd = await startEtcd();
+  });
+  afterAll(async () => {
+    await stopAll(started);
+    await etcd?.stop();
+  });
+  const running = (): EtcdInstance => {
+    if (etcd === undefined) throw new Error("etcd is started in beforeAll: use the fixture inside tests");
+    return etcd;
+  };
+  return {
+    get etcd() {
+      return running();
+    },
+    async store(name, cluster, options = {}) {
+      const args = ["--cluster-name", cluster, ...(options.args ?? [])];
+      const store = await startClusterStore(running(), name, { ...options, args });
+      started.push(store);
+      return store;
+    },
+  };
 }

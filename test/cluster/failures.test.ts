@@ -1,38 +1,22 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect, ObjectID, StoreFullError } from "../../src/client/index.ts";
 import { runAdminCli } from "../admin/helpers.ts";
 import { STORE_CLI } from "../helpers/daemon.ts";
-import { type EtcdInstance, startEtcd } from "../helpers/etcd.ts";
 import { runCommand, startLine } from "../helpers/run.ts";
 import { tempDir } from "../helpers/store-process.ts";
 import { waitUntil } from "../helpers/wait.ts";
-import { type ClusterStore, startClusterStore, stopAll } from "./cluster-stores.ts";
+import { type ClusterStore, useCluster } from "./cluster-stores.ts";
 
-let etcd: EtcdInstance;
-const started: ClusterStore[] = [];
+const cluster = useCluster();
 
 async function store(
   name: string,
-  cluster: string,
+  clusterName: string,
   args: string[] = [],
   memory?: string,
 ): Promise<ClusterStore> {
-  const s = await startClusterStore(etcd, name, {
-    args: ["--cluster-name", cluster, ...args],
-    ...(memory === undefined ? {} : { memory }),
-  });
-  started.push(s);
-  return s;
+  return cluster.store(name, clusterName, { args, ...(memory === undefined ? {} : { memory }) });
 }
-
-beforeAll(async () => {
-  etcd = await startEtcd();
-});
-
-afterAll(async () => {
-  await stopAll(started);
-  await etcd?.stop();
-});
 
 function bytesOf(sizeBytes: number, seed: number): Uint8Array {
   const bytes = new Uint8Array(sizeBytes);
@@ -56,7 +40,7 @@ describe("cluster failures", () => {
       "bun",
       STORE_CLI,
       ...["-m", "16MiB", "-s", `${dir}/plasma.sock`, "--admin-grpc", "off", "--admin-http", "off"],
-      ...["--cluster-etcd", etcd.clientUrl, "--cluster-name", "names", "--node-name", "dup"],
+      ...["--cluster-etcd", cluster.etcd.clientUrl, "--cluster-name", "names", "--node-name", "dup"],
       ...["--cluster-listen", "127.0.0.1:0"],
     ]);
     expect(result.code).toBe(1);
@@ -69,7 +53,7 @@ describe("cluster failures", () => {
     expect(line.clusterName).toBe("lines");
     expect(line.nodeName).toBe("line");
     expect(line.transferAddress).toMatch(/^127\.0\.0\.1:[1-9][0-9]*$/);
-    expect(line.etcdEndpoints).toEqual([etcd.clientUrl]);
+    expect(line.etcdEndpoints).toEqual([cluster.etcd.clientUrl]);
   });
 
   test("a wrong or missing token gets nothing; the right one pulls", async () => {

@@ -1,31 +1,18 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ObjectID } from "../../src/client/index.ts";
-import { type EtcdInstance, startEtcd } from "../helpers/etcd.ts";
 import { waitUntil } from "../helpers/wait.ts";
-import { type ClusterStore, startClusterStore, stopAll } from "./cluster-stores.ts";
+import { type ClusterStore, useCluster } from "./cluster-stores.ts";
 
-let etcd: EtcdInstance;
-const started: ClusterStore[] = [];
+const cluster = useCluster();
 
 async function store(
   name: string,
-  cluster: string,
+  clusterName: string,
   leaseTtlS = 10,
   memory = "128MiB",
 ): Promise<ClusterStore> {
-  const s = await startClusterStore(etcd, name, { args: ["--cluster-name", cluster], leaseTtlS, memory });
-  started.push(s);
-  return s;
+  return cluster.store(name, clusterName, { leaseTtlS, memory });
 }
-
-beforeAll(async () => {
-  etcd = await startEtcd();
-});
-
-afterAll(async () => {
-  await stopAll(started);
-  await etcd?.stop();
-});
 
 function bytesOf(sizeBytes: number, seed: number): Uint8Array {
   const bytes = new Uint8Array(sizeBytes);
@@ -107,7 +94,7 @@ describe("etcd away", () => {
     const before = ObjectID.fromRandom();
     await a.client.createAndSeal(before, bytesOf(1000, 4));
     await registered(b, before, 1);
-    await etcd.kill("SIGKILL");
+    await cluster.etcd.kill("SIGKILL");
     const during = ObjectID.fromRandom();
     await a.client.createAndSeal(during, bytesOf(2000, 5));
     const [local] = await a.client.getBuffers([during], { timeoutMs: 0 });
@@ -117,7 +104,7 @@ describe("etcd away", () => {
     expect(await b.client.getBuffers([ObjectID.fromRandom()], { timeoutMs: 300 })).toEqual([null]);
     await expect(b.client.locate([before])).rejects.toMatchObject({ code: "CLUSTER_UNAVAILABLE" });
     await waitUntil("A notices its lease is lost", () => /cluster lease lost/.test(a.process.output()));
-    await etcd.restart();
+    await cluster.etcd.restart();
     await registered(b, before, 1);
     await registered(b, during, 1);
     const [remote] = await b.client.getBuffers([during], { timeoutMs: 5000 });

@@ -1,27 +1,14 @@
 /** A node that comes back on another address: a remote get that knew the old one still finds the object. */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { ObjectID } from "../../src/client/index.ts";
-import { type EtcdInstance, startEtcd } from "../helpers/etcd.ts";
 import { waitUntil } from "../helpers/wait.ts";
-import { type ClusterStore, startClusterStore, stopAll } from "./cluster-stores.ts";
+import { type ClusterStore, useCluster } from "./cluster-stores.ts";
 
-let etcd: EtcdInstance;
-const started: ClusterStore[] = [];
+const cluster = useCluster();
 
 async function store(name: string): Promise<ClusterStore> {
-  const s = await startClusterStore(etcd, name, { args: ["--cluster-name", "readdress"] });
-  started.push(s);
-  return s;
+  return cluster.store(name, "readdress");
 }
-
-beforeAll(async () => {
-  etcd = await startEtcd();
-});
-
-afterAll(async () => {
-  await stopAll(started);
-  await etcd?.stop();
-});
 
 function bytesOf(sizeBytes: number, seed: number): Uint8Array {
   const bytes = new Uint8Array(sizeBytes);
