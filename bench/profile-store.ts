@@ -6,10 +6,11 @@
  * from this process, stops it, and prints the functions with the most self time in the store process,
  * with the request rate the load reached.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, ObjectID } from "../src/client/index.ts";
+import { printSelfTimes, selfTimesIn } from "./lib/cpu-profile.ts";
 import { touchedBuffer } from "./lib/measure.ts";
 import { warmUpStore } from "./lib/warm-up.ts";
 
@@ -22,30 +23,6 @@ const seconds = flag("--seconds", 3);
 const inFlight = flag("--in-flight", 64);
 const top = flag("--top", 30);
 const keepIndex = argv.indexOf("--keep");
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-/** Self time by function (name, file and line), largest first, as [label, µs]. */
-function selfTimes(profile: Profile): [string, number][] {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const totals = new Map<string, number>();
-  for (let i = 0; i < profile.samples.length; i++) {
-    const frame = byId.get(profile.samples[i] as number)?.callFrame;
-    if (frame === undefined) continue;
-    const file = frame.url.split("/").slice(-2).join("/");
-    const label = `${frame.functionName || "(anonymous)"} ${file}:${frame.lineNumber + 1}`;
-    totals.set(label, (totals.get(label) ?? 0) + (profile.timeDeltas[i] ?? 0));
-  }
-  return [...totals].sort((a, b) => b[1] - a[1]);
-}
 
 async function load(socketPath: string): Promise<number> {
   const client = await connect(socketPath, { retries: 100 });
@@ -83,16 +60,9 @@ try {
   const opsPerS = await load(socketPath);
   store.kill("SIGTERM");
   await store.exited;
-  const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
-  if (file === undefined) throw new Error(`no .cpuprofile in ${dir}`);
-  const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as Profile;
-  const times = selfTimes(profile);
-  const totalUs = times.reduce((sum, [, us]) => sum + us, 0);
   console.log(`createAndSeal 1 KiB, ${inFlight} in flight: ${opsPerS.toFixed(0)} ops/s`);
-  console.log(`store self time by function (of ${(totalUs / 1000).toFixed(0)} ms sampled):`);
-  for (const [label, us] of times.slice(0, top)) {
-    console.log(`${((100 * us) / totalUs).toFixed(1).padStart(6)}%  ${label}`);
-  }
+  console.log("store:");
+  printSelfTimes(selfTimesIn(dir), top);
 } finally {
   if (store.exitCode === null) store.kill("SIGKILL");
   if (keepIndex < 0) rmSync(dir, { recursive: true, force: true });
