@@ -5,31 +5,12 @@
 //   write-own     creates, seals and gets back its own object, then writes into the get's buffer
 
 import { dlopen } from "bun:ffi";
-import { fstatSync, ftruncateSync, readdirSync, readlinkSync } from "node:fs";
+import { fstatSync, ftruncateSync } from "node:fs";
 import { connect, ObjectID } from "../../../src/client/index.ts";
+import { arenaFd, attempt } from "./arena-fd.ts";
 
 const [socketPath, mode, hex] = process.argv.slice(2);
 const client = await connect(socketPath as string);
-
-function arenaFd(): number {
-  for (const name of readdirSync("/proc/self/fd")) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${name}`).includes("plasma-arena")) return Number(name);
-    } catch {
-      // a descriptor closed while listing
-    }
-  }
-  throw new Error("no arena descriptor in /proc/self/fd");
-}
-
-function attempt(action: () => void): string {
-  try {
-    action();
-    return "ok";
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
-}
 
 if (mode === "resize") {
   const fd = arenaFd();

@@ -2,16 +2,9 @@
 // descriptor it was given, reads one object, and prints one JSON line with what happened.
 // argv: socketPath hex length byte
 import { dlopen, ptr, read as readNative } from "bun:ffi";
-import {
-  fchmodSync,
-  ftruncateSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  writeSync,
-} from "node:fs";
+import { fchmodSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { connect, ObjectID, type PlasmaError } from "../../../src/client/index.ts";
+import { arenaFd, attempt } from "./arena-fd.ts";
 
 const [socketPath, hex, lengthText, byteText] = process.argv.slice(2) as [string, string, string, string];
 const libc = dlopen("libc.so.6", {
@@ -26,26 +19,6 @@ const lastErrno = (): string => {
   const code = readNative.i32(errnoAt as never, 0);
   return errnoNames[code] ?? `E${code}`;
 };
-
-function arenaFd(): number {
-  for (const name of readdirSync("/proc/self/fd")) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${name}`).includes("plasma-arena")) return Number(name);
-    } catch {
-      // a descriptor closed while listing
-    }
-  }
-  throw new Error("no arena descriptor in /proc/self/fd");
-}
-
-function attempt(action: () => unknown): string {
-  try {
-    action();
-    return "ok";
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
-}
 
 async function refused(action: () => Promise<unknown>): Promise<string> {
   try {

@@ -3,22 +3,12 @@
 // argv: socketPath mode; runs until killed.
 //   once  truncates once and prints {"truncatedFrom":N,"size":0}
 //   loop  prints "looping", then truncates again and again (the store restores the size when it needs it)
-import { fstatSync, ftruncateSync, readdirSync, readlinkSync } from "node:fs";
+import { fstatSync, ftruncateSync } from "node:fs";
 import { connect } from "../../../src/client/index.ts";
+import { arenaFd } from "./arena-fd.ts";
 
 const [socketPath, mode] = process.argv.slice(2);
 const client = await connect(socketPath as string);
-
-function arenaFd(): number {
-  for (const name of readdirSync("/proc/self/fd")) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${name}`).includes("plasma-arena")) return Number(name);
-    } catch {
-      // a descriptor closed while listing
-    }
-  }
-  throw new Error("no arena descriptor in /proc/self/fd");
-}
 
 const fd = arenaFd();
 if (mode === "once") {
