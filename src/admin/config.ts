@@ -1,5 +1,6 @@
 /** Admin plane settings: where gRPC and HTTP listen, the token, and what the CLI flags mean. */
 
+import { isLoopbackHost } from "../cli-support/loopback.ts";
 import { UsageError } from "../cli-support/usage-error.ts";
 
 export const DEFAULT_ADMIN_GRPC = "127.0.0.1:50051";
@@ -48,11 +49,6 @@ export function parseAdminAddress(text: string, flag: string): AdminEndpointOpti
     );
   }
   return { host: (match[1] ?? match[2]) as string, port };
-}
-
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 /** Non-loopback admin endpoints need a token unless insecure is set. Throws AdminConfigError. */

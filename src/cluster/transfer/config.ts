@@ -1,5 +1,6 @@
 /** Settings of the transfer service: addresses, the token rule, TLS material. */
 import { readFileSync } from "node:fs";
+import { isLoopbackHost } from "../../cli-support/loopback.ts";
 import { ClusterConfigError } from "./errors.ts";
 import type { TransferAddress } from "./types.ts";
 
@@ -35,11 +36,6 @@ export function parseTransferAddress(text: string, flag = "--cluster-listen"): T
 
 export function formatTransferAddress(address: TransferAddress): string {
   return address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
-
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 /** A transfer service on a non-loopback address must have a token. Throws ClusterConfigError. */

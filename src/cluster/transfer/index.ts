@@ -12,7 +12,6 @@ export {
   checkTransferSecurity,
   DEFAULT_CLUSTER_LISTEN,
   formatTransferAddress,
-  isLoopbackHost,
   loadTransferTls,
   parseTransferAddress,
   type TransferClientTls,
