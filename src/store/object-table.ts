@@ -647,7 +647,8 @@ class LiveEntry implements ObjectEntry {
   }
 }
 
-function snapshotOf(entry: ObjectEntry): ObjectEntry {
+/** A frozen copy of `entry` (a live entry's fields as they are now); `changes` replace some of them. */
+export function snapshotOf(entry: ObjectEntry, changes: Partial<ObjectEntry> = {}): ObjectEntry {
   return Object.freeze({
     key: entry.key,
     id: entry.id,
@@ -665,5 +666,6 @@ function snapshotOf(entry: ObjectEntry): ObjectEntry {
     accessCount: entry.accessCount,
     sealOrder: entry.sealOrder,
     deletePending: entry.deletePending,
+    ...changes,
   });
 }

@@ -15,7 +15,7 @@ import {
   type PinTableView,
   type RemovalTicket,
 } from "../protocol/shared-directory/index.ts";
-import type { ObjectEntry } from "./object-table.ts";
+import { type ObjectEntry, snapshotOf } from "./object-table.ts";
 
 interface ClientTable {
   readonly view: PinTableView;
@@ -183,22 +183,5 @@ export class SharedReads {
 export function withPinHolders(entry: ObjectEntry, pinningClients: ReadonlySet<number>): ObjectEntry {
   const holders = new Map(entry.holders);
   for (const clientId of pinningClients) holders.set(clientId, (holders.get(clientId) ?? 0) + 1);
-  return {
-    key: entry.key,
-    id: entry.id,
-    offset: entry.offset,
-    dataSize: entry.dataSize,
-    metadataSize: entry.metadataSize,
-    allocatedBytes: entry.allocatedBytes,
-    state: entry.state,
-    creatorClientId: entry.creatorClientId,
-    holders,
-    refCount: holders.size,
-    createTimeMs: entry.createTimeMs,
-    constructDurationMs: entry.constructDurationMs,
-    lastAccessTimeMs: entry.lastAccessTimeMs,
-    accessCount: entry.accessCount,
-    sealOrder: entry.sealOrder,
-    deletePending: entry.deletePending,
-  };
+  return snapshotOf(entry, { holders, refCount: holders.size });
 }
