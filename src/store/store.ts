@@ -306,18 +306,7 @@ export class StoreCore {
     if (reservedId !== undefined && (reservedId >= this.#nextClientId || this.#clients.has(reservedId))) {
       throw new PlasmaError(`Client id ${reservedId} was not reserved or is in use.`);
     }
-    const session: ClientSession = {
-      ...info,
-      id: reservedId ?? this.#nextClientId++,
-      connectTimeMs: this.#clock.now(),
-      held: new Set(),
-      creating: new Set(),
-      waiters: new Set(),
-      pendingCreates: new Set(),
-      subscriber: null,
-      bytesCreated: 0,
-      waitingBytes: 0,
-    };
+    const session = newSession(info, reservedId ?? this.#nextClientId++, this.#clock.now());
     this.#clients.set(session.id, session);
     const status = statusOf(session);
     this.#emit({ kind: "client_connected", client: status });
@@ -1766,11 +1755,14 @@ export class StoreCore {
 export const SOURCE_CLIENT_ID = 0x7fff_ffff;
 
 function systemSession(connectTimeMs: number): ClientSession {
+  return newSession({ pid: 0, uid: 0, gid: 0 }, SOURCE_CLIENT_ID, connectTimeMs);
+}
+
+/** A client's session as it starts: holding nothing, waiting for nothing. */
+function newSession(info: ClientInfo, id: number, connectTimeMs: number): ClientSession {
   return {
-    id: SOURCE_CLIENT_ID,
-    pid: 0,
-    uid: 0,
-    gid: 0,
+    ...info,
+    id,
     connectTimeMs,
     held: new Set(),
     creating: new Set(),
